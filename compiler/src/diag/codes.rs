@@ -33,6 +33,7 @@ codes! {
     UNEXPECTED_EOF = "E011": "the file ends in the middle of an item";
     CHAINED_COMPARISON = "E012": "comparisons such as `a < b < c` do not chain";
     UNKNOWN_FIELD = "E013": "a field other than `.T`";
+    TOO_DEEP = "E014": "delimiters nested more than 256 deep, or an expression more than 1000 deep";
     // Names
     UNKNOWN_NAME = "E020": "a name that is not defined";
     DUPLICATE_NAME = "E021": "a name defined twice in the same scope";

@@ -59,8 +59,11 @@ impl Diagnostic {
             .with_config(config)
             .with_code(self.code.0)
             .with_message(&self.message);
-        for (i, label) in self.labels.iter().enumerate() {
-            let mut l = ALabel::new((name(label.span.file), label.span.range())).with_order(i as i32);
+        // ariadne draws labels best in source order; the primary one stays red.
+        let mut ordered: Vec<(usize, &Label)> = self.labels.iter().enumerate().collect();
+        ordered.sort_by_key(|(_, l)| (l.span.file, l.span.lo));
+        for (i, label) in ordered {
+            let mut l = ALabel::new((name(label.span.file), label.span.range()));
             if !label.message.is_empty() {
                 l = l.with_message(&label.message);
             }
