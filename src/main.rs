@@ -50,16 +50,7 @@ fn main() -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    // Deeply nested programs recurse deeply in the checker: give it a large stack rather
-    // than risk an overflow (the parser bounds nesting, this gives that bound room).
-    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || dispatch(cli));
-    match worker.map(|w| w.join()) {
-        Ok(Ok(code)) => code,
-        _ => {
-            eprintln!("error: gradc failed internally; please report this with the input that caused it");
-            ExitCode::from(101)
-        }
-    }
+    dispatch(cli)
 }
 
 fn dispatch(cli: Cli) -> ExitCode {

@@ -40,7 +40,23 @@ pub fn check_source(name: &str, text: &str, dir: PathBuf) -> Checked {
     check_bytes(name, text.as_bytes(), dir)
 }
 
+/// The stack the front end runs on. The parser bounds nesting depth (E014); this gives the
+/// recursive checker room under that bound on any caller's thread (test threads have 2 MiB).
+const FRONT_END_STACK: usize = 256 << 20;
+
 fn check_bytes(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("gradc-check".into())
+            .stack_size(FRONT_END_STACK)
+            .spawn_scoped(s, || check_on_this_thread(name, bytes, dir))
+            .map(|h| h.join())
+    })
+    .unwrap_or_else(|e| panic!("cannot start the checker's thread: {e}"))
+    .unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+fn check_on_this_thread(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
     let mut sources = SourceMap::new();
     let mut diags = Vec::new();
     let root = read_source(&mut sources, name, None, bytes, &mut diags);
@@ -92,8 +108,9 @@ struct Loader {
     stdlib: HashMap<String, FileIdx>,
     /// Files already loaded, by canonical path.
     files: HashMap<PathBuf, FileIdx>,
-    /// Files being loaded (for cycles): canonical path and the `use` that brought it in.
-    stack: Vec<(PathBuf, Span)>,
+    /// Files being loaded (for cycles): canonical path, the `use` that brought it in, and
+    /// its index.
+    stack: Vec<(PathBuf, Span, FileIdx)>,
 }
 
 impl Loader {
@@ -155,19 +172,20 @@ impl Loader {
                 return None;
             }
         };
-        if let Some(pos) = self.stack.iter().position(|(p, _)| *p == canonical) {
-            let chain: Vec<String> = self.stack[pos..].iter().map(|(p, _)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
+        if let Some(pos) = self.stack.iter().position(|(p, _, _)| *p == canonical) {
+            let chain: Vec<String> = self.stack[pos..].iter().map(|(p, _, _)| p.file_name().unwrap_or_default().to_string_lossy().into_owned()).collect();
             let mut d = Diagnostic::new(
                 codes::USE_CYCLE,
                 format!("`use` cycle: {} -> {}", chain.join(" -> "), chain[0]),
                 span,
                 "this `use` closes the cycle",
             );
-            if let Some((_, first)) = self.stack.get(pos + 1) {
+            if let Some((_, first, _)) = self.stack.get(pos + 1) {
                 d = d.with_label(*first, "the cycle starts here");
             }
             ck.error(d.with_hint("move what both files need into a third file that both use"));
-            return None;
+            // Still link the files, so that their names resolve (no cascade of unknown names).
+            return Some(self.stack[pos].2);
         }
         if let Some(&idx) = self.files.get(&canonical) {
             return Some(idx);
@@ -185,8 +203,9 @@ impl Loader {
             ck.diags.extend(diags);
             return None;
         }
-        self.stack.push((canonical.clone(), span));
-        let sub_dir = canonical.parent().map(Path::to_path_buf).unwrap_or_default();
+        self.stack.push((canonical.clone(), span, ck.files.len()));
+        // Keep the path as written (relative where the program's is), for stable file names.
+        let sub_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
         let idx = self.load(ck, source, sub_dir);
         self.stack.pop();
         self.files.insert(canonical, idx);
