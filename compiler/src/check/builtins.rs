@@ -38,6 +38,11 @@ pub(super) fn is_builtin(name: &str) -> bool {
     UNARY.iter().any(|(n, _)| *n == name) || REDUCTIONS.iter().any(|(n, _)| *n == name) || OTHERS.contains(&name) || super::calls::TRANSFORMS.contains(&name)
 }
 
+/// Every built-in function's name (for did-you-mean hints).
+pub(super) fn names() -> impl Iterator<Item = &'static str> {
+    UNARY.iter().map(|(n, _)| *n).chain(REDUCTIONS.iter().map(|(n, _)| *n)).chain(OTHERS.iter().copied()).chain(super::calls::TRANSFORMS.iter().copied())
+}
+
 /// Built-ins that can be passed where a function is expected: `diff(sin, 3)`.
 pub(super) fn is_elementwise_fn(name: &str) -> bool {
     UNARY.iter().any(|(n, _)| *n == name)

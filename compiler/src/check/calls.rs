@@ -236,8 +236,13 @@ impl Checker<'_> {
         let mut checked = Vec::new();
         let mut named = Vec::new();
         let mut ok = true;
-        for a in args {
-            let v = self.expr(cx, &a.value);
+        let is_taylor = matches!(&f, FnValue::Transform { op, .. } if op.name == "taylor");
+        for (i, a) in args.iter().enumerate() {
+            let v = match (&a.value.kind, checked.first()) {
+                // A series written out, `[0, e1, e2]`: scalar entries stand for x-shaped ones.
+                (E::TensorLit(items), Some(x)) if is_taylor && i == 1 => self.series_literal(cx, items, x, a.value.span),
+                _ => self.expr(cx, &a.value),
+            };
             match (v, &a.name) {
                 (Some(v), None) => {
                     if !named.is_empty() {
@@ -254,6 +259,39 @@ impl Checker<'_> {
             return None;
         }
         self.call_value(cx, &f, checked, named, span)
+    }
+
+    /// The series argument of `taylor` written as a list: each entry has the shape of the
+    /// point `x`, or is a scalar that is broadcast to it (`[0, e1, e2, 0]`).
+    fn series_literal(&mut self, cx: &mut BodyCtx, items: &[ast::Expr], x: &hir::Expr, span: Span) -> Option<hir::Expr> {
+        let xt = self.tensor_of(x, "the point of `taylor`")?.clone();
+        let mut entries = Vec::with_capacity(items.len());
+        for item in items {
+            let e = self.expr(cx, item)?;
+            let t = self.tensor_of(&e, "a series entry")?.clone();
+            if t.shape == xt.shape {
+                entries.push(e);
+            } else if t.is_scalar() {
+                let ty = Ty::tensor(t.elem, xt.shape.clone());
+                entries.push(mk(ExprKind::Builtin(hir::Builtin::Broadcast, vec![e]), ty, item.span));
+            } else {
+                self.error(
+                    Diagnostic::new(codes::SHAPE_MISMATCH, format!("a series entry of shape {} for a point of shape {}", shape_str(&t.shape), shape_str(&xt.shape)), item.span, format!("shape {}", shape_str(&t.shape)))
+                        .with_label(x.span, format!("the point has shape {}", shape_str(&xt.shape)))
+                        .with_hint("each entry is a direction of the point's shape, or a scalar such as 0"),
+                );
+                return None;
+            }
+        }
+        let mut elem = xt.elem;
+        for e in &entries {
+            elem = Elem::unify(elem, e.elem()).unwrap_or(elem);
+        }
+        for e in &mut entries {
+            self.coerce(e, elem);
+        }
+        let shape = std::iter::once(entries.len()).chain(xt.shape.iter().copied()).collect();
+        Some(mk(ExprKind::Tensor(entries), Ty::tensor(elem, shape), span))
     }
 
     /// A top-level name without reporting anything (to tell user functions from built-ins).
@@ -671,21 +709,31 @@ impl Checker<'_> {
         for p in params.iter().filter(|p| p.default.is_none()) {
             param_tys.push(self.resolve_type(&mut cx, &p.ty)?);
         }
+        // Recursion first: while a body is checked its instance is cached as `None`.
+        if let Some(pos) = self.in_progress.iter().position(|(x, _)| *x == d) {
+            // The chain of calls from the first call of `decl` back to this one.
+            let chain: Vec<(String, Span)> = self.in_progress[pos..].iter().map(|(x, s)| (self.fn_decls[*x].decl.name.name.clone(), *s)).collect();
+            let name = &decl.name.name;
+            let msg = if chain.len() == 1 {
+                format!("`{name}` calls itself")
+            } else {
+                format!("`{name}` calls itself through {}", chain[1..].iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+            };
+            let mut diag = Diagnostic::new(codes::RECURSION, msg, span, format!("`{name}` is called again here")).with_label(decl.name.span, format!("`{name}` is defined here"));
+            if chain[0].1 != decl.name.span {
+                diag = diag.with_label(chain[0].1, "while checking this call");
+            }
+            for w in chain.windows(2) {
+                diag = diag.with_label(w[1].1, format!("`{}` calls `{}` here", w[0].0, w[1].0));
+            }
+            self.error(diag.with_hint("gd functions are inlined into one graph and cannot recurse; write the recursion as a `for` loop"));
+            return None;
+        }
         if let Some(&found) = self.instances.get(&key) {
             let id = found?;
             let f = &self.program.fns[id.index()];
             let sig = Sig { params: param_tys, ret: f.ret.clone() };
             return Some((Callee::Fn(id), sig, order));
-        }
-        if let Some((_, first)) = self.in_progress.iter().find(|(x, _)| *x == d) {
-            let first = *first;
-            self.error(
-                Diagnostic::new(codes::RECURSION, format!("`{}` calls itself", decl.name.name), span, "recursive call")
-                    .with_label(first, "while checking this call")
-                    .with_label(decl.name.span, "of the function defined here")
-                    .with_hint("gd functions are inlined into one graph and cannot recurse; write the recursion as a `for` loop"),
-            );
-            return None;
         }
         self.instances.insert(key.clone(), None);
         self.in_progress.push((d, span));

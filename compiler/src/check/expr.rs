@@ -211,6 +211,7 @@ impl Checker<'_> {
         for (_, idx, _) in &self.files[cx.file].uses {
             candidates.extend(self.files[*idx].own.keys().cloned());
         }
+        candidates.extend(super::builtins::names().map(str::to_string));
         let mut d = Diagnostic::new(codes::UNKNOWN_NAME, format!("unknown name `{}`", name.name), name.span, "not defined");
         if let Some(s) = super::scope::closest(&name.name, candidates.iter().map(String::as_str)) {
             d = d.with_hint(format!("did you mean `{s}`?"));
@@ -328,7 +329,11 @@ impl Checker<'_> {
     }
 
     fn bad_operand(&mut self, op: BinOp, e: &hir::Expr, t: &TensorTy, want: &str) -> Option<hir::Expr> {
-        self.error(Diagnostic::new(codes::BAD_OPERAND, format!("`{}` needs {want}, found `{}`", op.symbol(), t.elem.name()), e.span, format!("this is `{t}`")));
+        let mut d = Diagnostic::new(codes::BAD_OPERAND, format!("`{}` needs {want}, found `{}`", op.symbol(), t.elem.name()), e.span, format!("this is `{t}`"));
+        if op == BinOp::Pow && t.elem == Elem::I64 {
+            d = d.with_hint("`^` is defined on floats: convert with `f64(…)`");
+        }
+        self.error(d);
         None
     }
 

@@ -41,6 +41,14 @@ impl Checker<'_> {
         for item in &module.items {
             self.check_statement(root, item);
         }
+        // Generic functions that nothing instantiated: their names at least.
+        for d in 0..self.fn_decls.len() {
+            let (decl, file) = (self.fn_decls[d].decl.clone(), self.fn_decls[d].file);
+            let in_stdlib = self.sources.get(self.files[file].source).path.is_none() && file != 0;
+            if !in_stdlib && !self.instances.keys().any(|k| k.decl == d) {
+                self.check_names_only(&decl, file);
+            }
+        }
     }
 
     /// Checks every non-generic function of the program and its used files once, at its

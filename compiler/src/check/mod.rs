@@ -16,6 +16,7 @@ mod expr;
 pub mod hir;
 mod items;
 mod load;
+mod names;
 mod scope;
 mod stmts;
 pub mod types;
