@@ -109,7 +109,9 @@ impl BodyCtx {
 
 /// The candidate closest to `name` by edit distance, if close enough to be a likely typo.
 pub(super) fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
-    let limit = (name.chars().count() / 3).max(1);
+    // One edit per three letters, rounded up past the first: `modle` finds `model`,
+    // while one- and two-letter names get no guesses.
+    let limit = (name.chars().count() + 1) / 3;
     candidates
         .filter(|c| *c != name)
         .map(|c| (edit_distance(name, c), c))

@@ -58,6 +58,15 @@ fn error_token(text: &str, span: Span, diags: &mut Vec<Diagnostic>) {
                 .with_hint("block comments nest: every `/*` needs its own `*/`"),
         );
     } else {
+        // A run of characters that start no token is one error, not one per character.
+        if let Some(last) = diags.last_mut() {
+            if last.code == codes::UNKNOWN_CHAR && last.span().hi == span.lo {
+                last.labels[0].span.hi = span.hi;
+                last.message = "unexpected characters".into();
+                last.labels[0].message = "no token starts with these characters".into();
+                return;
+            }
+        }
         let c = text.chars().next().unwrap_or('?');
         let mut d = Diagnostic::new(
             codes::UNKNOWN_CHAR,

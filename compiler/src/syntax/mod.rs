@@ -2,6 +2,7 @@
 //! lalrpop from `grammar/gd.lalrpop`.
 
 pub mod ast;
+pub(crate) mod build;
 pub mod lexer;
 pub mod parser;
 pub mod token;
