@@ -166,7 +166,7 @@ impl Loader {
             Ok(c) => c,
             Err(e) => {
                 ck.error(
-                    Diagnostic::new(codes::USE_FILE, format!("cannot read `{}`: {e}", full.display()), span, "this file")
+                    Diagnostic::new(codes::USE_FILE, format!("cannot read `{}`: {}", full.display(), io_reason(&e)), span, "this file")
                         .with_hint("paths in `use` are relative to the file that uses them"),
                 );
                 return None;
@@ -193,7 +193,7 @@ impl Loader {
         let bytes = match std::fs::read(&canonical) {
             Ok(b) => b,
             Err(e) => {
-                ck.error(Diagnostic::new(codes::USE_FILE, format!("cannot read `{}`: {e}", full.display()), span, "this file"));
+                ck.error(Diagnostic::new(codes::USE_FILE, format!("cannot read `{}`: {}", full.display(), io_reason(&e)), span, "this file"));
                 return None;
             }
         };
@@ -210,6 +210,15 @@ impl Loader {
         self.stack.pop();
         self.files.insert(canonical, idx);
         Some(idx)
+    }
+}
+
+/// Why a file cannot be read, in the same words on every system (not the OS's message).
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "file not found".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => e.to_string(),
     }
 }
 
