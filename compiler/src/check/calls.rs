@@ -219,6 +219,11 @@ impl Checker<'_> {
     pub(super) fn call(&mut self, cx: &mut BodyCtx, callee: &ast::Expr, args: &[ast::Arg], span: Span) -> Option<hir::Expr> {
         if let E::Name(path) = &callee.kind {
             let name = &path.segments[0];
+            // `F(x)` inside `fn f[F: float]` converts to the instance's float type.
+            if let (1, Some(elem)) = (path.segments.len(), cx.float_generic(&name.name)) {
+                let conversion = ast::Ident { name: elem.name().to_string(), span: name.span };
+                return self.builtin_call(cx, &conversion, args, span);
+            }
             if path.segments.len() == 1 && cx.lookup(&name.name).is_none() && self.lookup_silent(cx, &name.name).is_none() {
                 if TRANSFORMS.contains(&name.name.as_str()) {
                     self.error(
@@ -498,10 +503,16 @@ impl Checker<'_> {
             return None;
         }
         if name == "rgrad" {
-            let all_bool = inner_sig.params.iter().chain([&ret]).all(|t| matches!(t, Ty::Tensor(TensorTy { elem: Elem::Bool, .. })));
+            fn is_bool(t: &Ty) -> bool {
+                match t {
+                    Ty::Tensor(t) => t.elem == Elem::Bool,
+                    Ty::Tuple(ts) => ts.iter().all(is_bool),
+                }
+            }
+            let all_bool = inner_sig.params.iter().chain([&ret]).all(is_bool);
             if !all_bool {
                 self.error(
-                    Diagnostic::new(codes::RGRAD_NOT_BOOL, format!("`rgrad` needs a `bool` circuit, this function is ({}) -> {ret}", inner_sig.params.iter().map(Ty::to_string).collect::<Vec<_>>().join(", ")), tspan, "not a `bool` function")
+                    Diagnostic::new(codes::RGRAD_NOT_BOOL, format!("`rgrad` needs a `bool` circuit, this function is `({}) -> {ret}`", inner_sig.params.iter().map(Ty::to_string).collect::<Vec<_>>().join(", ")), tspan, "not a `bool` function")
                         .with_hint("the reverse derivative over Z2 is for functions of `bool` values; use `grad` for floats"),
                 );
                 return None;

@@ -829,6 +829,12 @@ pub(super) fn coerce(e: &mut hir::Expr, elem: Elem) {
 
 /// Defaults every weak type left in a checked expression (after its context is known).
 pub(super) fn default_weak(e: &mut hir::Expr) {
+    // A weak local is stored in its defaulted type: the reference just takes that type
+    // (converting it to itself would wrap it again and again).
+    if let ExprKind::Local(_) = e.kind {
+        e.ty = e.ty.defaulted();
+        return;
+    }
     if let Ty::Tensor(t) = &e.ty {
         if t.elem.is_weak() {
             coerce(e, t.elem.defaulted());
