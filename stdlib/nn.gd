@@ -31,22 +31,22 @@ fn dense[F: float, ..S, I, O](x: F[..S, I], w: F[I, O], b: F[O]) -> F[..S, O] {
 
 // A dense layer followed by `relu`.
 fn dense_relu[F: float, ..S, I, O](x: F[..S, I], w: F[I, O], b: F[O]) -> F[..S, O] {
-    relu(x @ w + b)
+    relu(dense(x, w, b))
 }
 
 // A dense layer followed by `gelu`.
 fn dense_gelu[F: float, ..S, I, O](x: F[..S, I], w: F[I, O], b: F[O]) -> F[..S, O] {
-    gelu(x @ w + b)
+    gelu(dense(x, w, b))
 }
 
 // A dense layer followed by `tanh`.
 fn dense_tanh[F: float, ..S, I, O](x: F[..S, I], w: F[I, O], b: F[O]) -> F[..S, O] {
-    tanh(x @ w + b)
+    tanh(dense(x, w, b))
 }
 
 // A dense layer followed by `sigmoid`.
 fn dense_sigmoid[F: float, ..S, I, O](x: F[..S, I], w: F[I, O], b: F[O]) -> F[..S, O] {
-    sigmoid(x @ w + b)
+    sigmoid(dense(x, w, b))
 }
 
 // A residual block `x + relu(x @ w + b)`; the layer keeps the width `N`.

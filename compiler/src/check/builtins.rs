@@ -312,7 +312,7 @@ impl Checker<'_> {
         if op != ReduceOp::ArgMax {
             self.coerce(&mut x, elem);
         }
-        if t.len() == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax) {
+        if t.is_empty() && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax) {
             self.error(Diagnostic::new(codes::SHAPE_MISMATCH, format!("`{name}` of an empty tensor"), x.span, "no elements"));
             return None;
         }
@@ -464,7 +464,8 @@ impl Checker<'_> {
         let names: &[&str] = if uniform { &["lo", "hi"] } else { &["mean", "std"] };
         self.arity(name, a, &[1, 2, 3], names, span)?;
         let shape = self.shape_arg(cx, a.positional[0], None)?;
-        let mut vals = if uniform { [0.0, 1.0] } else { [0.0, 1.0] };
+        // Both default to the unit distribution: U(0, 1) and N(0, 1).
+        let mut vals = [0.0, 1.0];
         for (i, e) in a.positional.iter().skip(1).enumerate() {
             vals[i] = self.const_f64(cx, e)?;
         }

@@ -8,7 +8,7 @@ use super::expr::{const_eval, default_weak, mk};
 use super::hir::{self, Callee, ExprKind, JacobianMode, Sig, Transform};
 use super::scope::{Binding, BodyCtx, FnValue, TransformSpec};
 use super::types::{shape_str, Elem, TensorTy, Ty};
-use super::{Checker, GenericValue, Global, InstanceKey};
+use super::{Checker, FileIdx, GenericValue, Global, InstanceKey};
 use crate::diag::{codes, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind as E, GenericKind};
@@ -33,28 +33,22 @@ impl ArgInfo {
 
 impl Checker<'_> {
     /// Whether `e` denotes a function rather than a value.
-    pub(super) fn is_fn_expr(&mut self, cx: &BodyCtx, e: &ast::Expr) -> bool {
+    pub(super) fn is_fn_expr(&self, cx: &BodyCtx, e: &ast::Expr) -> bool {
         match &e.kind {
             E::Lambda { .. } => true,
             E::Paren(inner) => self.is_fn_expr(cx, inner),
             E::Call { callee, .. } => matches!(&callee.kind, E::Name(p) if p.segments.len() == 1 && TRANSFORMS.contains(&p.segments[0].name.as_str()) && cx.lookup(&p.segments[0].name).is_none()),
             E::Name(path) => {
-                if path.segments.len() == 1 {
-                    match cx.lookup(&path.segments[0].name) {
+                if let [name] = &path.segments[..] {
+                    match cx.lookup(&name.name) {
                         Some(Binding::Fn(_)) => return true,
                         Some(_) => return false,
                         None => {}
                     }
-                    if let Some((g, _)) = self.files[cx.file].own.get(&path.segments[0].name) {
-                        return matches!(g, Global::Fn(_) | Global::Derived(_));
-                    }
-                    let in_use = self.files[cx.file].uses.iter().any(|(_, idx, _)| {
-                        matches!(self.files[*idx].own.get(&path.segments[0].name), Some((Global::Fn(_) | Global::Derived(_), _)))
-                    });
-                    in_use || super::builtins::is_elementwise_fn(&path.segments[0].name)
-                } else {
-                    let (m, n) = (&path.segments[0].name, &path.segments[path.segments.len() - 1].name);
-                    self.files[cx.file].uses.iter().any(|(name, idx, _)| name == m && matches!(self.files[*idx].own.get(n), Some((Global::Fn(_) | Global::Derived(_), _))))
+                }
+                match self.lookup_silent(cx.file, path) {
+                    Some(g) => matches!(g, Global::Fn(_) | Global::Derived(_)),
+                    None => path.segments.len() == 1 && super::builtins::is_elementwise_fn(&path.segments[0].name),
                 }
             }
             _ => false,
@@ -224,7 +218,7 @@ impl Checker<'_> {
                 let conversion = ast::Ident { name: elem.name().to_string(), span: name.span };
                 return self.builtin_call(cx, &conversion, args, span);
             }
-            if path.segments.len() == 1 && cx.lookup(&name.name).is_none() && self.lookup_silent(cx, &name.name).is_none() {
+            if path.segments.len() == 1 && cx.lookup(&name.name).is_none() && self.lookup_silent(cx.file, path).is_none() {
                 if TRANSFORMS.contains(&name.name.as_str()) {
                     self.error(
                         Diagnostic::new(codes::BAD_DERIVATIVE_USE, format!("`{}(…)` gives a function; call it with the point", name.name), span, "a function, not a value")
@@ -297,14 +291,6 @@ impl Checker<'_> {
         }
         let shape = std::iter::once(entries.len()).chain(xt.shape.iter().copied()).collect();
         Some(mk(ExprKind::Tensor(entries), Ty::tensor(elem, shape), span))
-    }
-
-    /// A top-level name without reporting anything (to tell user functions from built-ins).
-    fn lookup_silent(&self, cx: &BodyCtx, name: &str) -> Option<Global> {
-        if let Some((g, _)) = self.files[cx.file].own.get(name) {
-            return Some(*g);
-        }
-        self.files[cx.file].uses.iter().find_map(|(_, idx, _)| self.files[*idx].own.get(name).map(|(g, _)| *g))
     }
 
     /// Calls a function value on checked arguments.
@@ -421,7 +407,7 @@ impl Checker<'_> {
                 let mut tys = Vec::new();
                 let mut batch: Option<(usize, Span)> = None;
                 for a in args {
-                    let Some(t) = self.transform_tensor(&a.ty, a.span, name) else { return None };
+                    let t = self.transform_tensor(&a.ty, a.span, name)?;
                     if axis >= t.rank() {
                         self.error(Diagnostic::new(codes::BAD_VMAP, format!("`vmap` over axis {axis} of a value of rank {}", t.rank()), a.span, format!("this is `{t}`")));
                         return None;
@@ -677,7 +663,7 @@ impl Checker<'_> {
                     }
                 },
                 (Some(a), false) => {
-                    if !self.bind_generics(&decl, &p.ty, &a.ty, a.span, &mut bindings, &mut weak_floats) {
+                    if !self.bind_generics(&decl, file, &p.ty, &a.ty, a.span, &mut bindings, &mut weak_floats) {
                         return None;
                     }
                 }
@@ -758,7 +744,8 @@ impl Checker<'_> {
     }
 
     /// Binds the generics in a parameter's declared type against its argument's type.
-    fn bind_generics(&mut self, decl: &ast::FnDecl, declared: &ast::Type, arg: &Ty, arg_span: Span, bindings: &mut Vec<(String, GenericValue, Span)>, weak_floats: &mut Vec<String>) -> bool {
+    #[allow(clippy::too_many_arguments)]
+    fn bind_generics(&mut self, decl: &ast::FnDecl, file: FileIdx, declared: &ast::Type, arg: &Ty, arg_span: Span, bindings: &mut Vec<(String, GenericValue, Span)>, weak_floats: &mut Vec<String>) -> bool {
         let kind_of = |name: &str| decl.generics.iter().find(|g| g.name.name == name).map(|g| g.kind.clone());
         let mismatch = |me: &mut Self, msg: String| {
             me.error(
@@ -769,7 +756,7 @@ impl Checker<'_> {
         };
         match (&declared.kind, arg) {
             (ast::TypeKind::Tuple(items), Ty::Tuple(tys)) if items.len() == tys.len() => {
-                items.iter().zip(tys).all(|(i, t)| self.bind_generics(decl, i, t, arg_span, bindings, weak_floats))
+                items.iter().zip(tys).all(|(i, t)| self.bind_generics(decl, file, i, t, arg_span, bindings, weak_floats))
             }
             (ast::TypeKind::Tensor { elem, dims }, Ty::Tensor(t)) => {
                 // The element type.
@@ -829,7 +816,6 @@ impl Checker<'_> {
                                 }
                                 None => {
                                     // A constant; its value is checked when the type is resolved.
-                                    let file = self.fn_decls.iter().position(|f| std::ptr::eq(&*f.decl, decl)).map_or(0, |i| self.fn_decls[i].file);
                                     let ident = name.clone();
                                     if let Some(Global::Const(c)) = self.lookup_global(file, &ident) {
                                         if let Some(ConstValue::Int(v)) = self.const_value(c) {
@@ -951,10 +937,7 @@ impl Checker<'_> {
         let value = self.block(cx, &rule.body);
         cx.pop_scope();
         let value = value?;
-        let mut value = match self.expect_ty(value, ret, &format!("the `jvp` rule of `{}` (a tangent of the result)", decl.name.name), decl.ret.as_ref().map(|t| t.span)) {
-            Some(v) => v,
-            None => return None,
-        };
+        let mut value = self.expect_ty(value, ret, &format!("the `jvp` rule of `{}` (a tangent of the result)", decl.name.name), decl.ret.as_ref().map(|t| t.span))?;
         default_weak(&mut value);
         let tangents = ids.split_off(n);
         Some(hir::JvpRule { primals: ids, tangents, value })

@@ -300,8 +300,7 @@ impl Checker<'_> {
                 BinOp::Pow => "floats",
                 _ => "numbers",
             };
-            let which = if lt.elem.coerces_to(elem) && lt.elem != Elem::Bool && want == "`bool`" { &lhs } else { &lhs };
-            let mut d = Diagnostic::new(codes::BAD_OPERAND, format!("`{}` needs {want}, found `{}`", op.symbol(), elem.name()), which.span, format!("this is `{}`", which.ty));
+            let mut d = Diagnostic::new(codes::BAD_OPERAND, format!("`{}` needs {want}, found `{}`", op.symbol(), elem.name()), lhs.span, format!("this is `{}`", lhs.ty));
             if op == BinOp::Pow && elem == Elem::I64 {
                 d = d.with_hint("`^` is defined on floats: convert with `f64(…)`");
             }
@@ -816,11 +815,9 @@ pub(super) fn coerce(e: &mut hir::Expr, elem: Elem) {
             coerce(b, elem);
         }
         ExprKind::Block(_, v) => coerce(v, elem),
-        ExprKind::Builtin(b, args) => {
-            // Index-like arguments (one_hot's indices) keep their own type.
-            if !matches!(b, hir::Builtin::OneHot | hir::Builtin::Reduce { op: hir::ReduceOp::ArgMax, .. }) {
-                args.iter_mut().for_each(|a| coerce(a, elem));
-            }
+        // Index-like arguments (one_hot's indices, argmax's input) keep their own type.
+        ExprKind::Builtin(b, args) if !matches!(b, hir::Builtin::OneHot | hir::Builtin::Reduce { op: hir::ReduceOp::ArgMax, .. }) => {
+            args.iter_mut().for_each(|a| coerce(a, elem));
         }
         _ => {}
     }

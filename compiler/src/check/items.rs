@@ -1,6 +1,8 @@
 //! Declarations: `param` types and initialisers, `data` sources (reading file headers for
 //! their shapes), and the order in which the program's items are checked.
 
+use std::collections::HashSet;
+
 use gradc_runtime::data::{self, DataErrorKind};
 
 use super::consts::ConstValue;
@@ -25,8 +27,8 @@ impl Checker<'_> {
                     self.check_param(root, hir::ParamId(param), name, ty, init);
                     param += 1;
                 }
-                ast::ItemKind::Data { name, source } => {
-                    self.check_data(root, hir::DataId(data), name, source);
+                ast::ItemKind::Data { source, .. } => {
+                    self.check_data(root, hir::DataId(data), source);
                     data += 1;
                 }
                 ast::ItemKind::Const { .. } => {
@@ -42,10 +44,10 @@ impl Checker<'_> {
             self.check_statement(root, item);
         }
         // Generic functions that nothing instantiated: their names at least.
+        let instantiated: HashSet<usize> = self.instances.keys().map(|k| k.decl).collect();
         for d in 0..self.fn_decls.len() {
             let (decl, file) = (self.fn_decls[d].decl.clone(), self.fn_decls[d].file);
-            let in_stdlib = self.sources.get(self.files[file].source).path.is_none() && file != 0;
-            if !in_stdlib && !self.instances.keys().any(|k| k.decl == d) {
+            if !self.files[file].stdlib && !decl.generics.is_empty() && !instantiated.contains(&d) {
                 self.check_names_only(&decl, file);
             }
         }
@@ -56,8 +58,7 @@ impl Checker<'_> {
     fn check_standalone_fns(&mut self) {
         for d in 0..self.fn_decls.len() {
             let (decl, file) = (self.fn_decls[d].decl.clone(), self.fn_decls[d].file);
-            let in_stdlib = self.sources.get(self.files[file].source).path.is_none() && file != 0;
-            if in_stdlib || !decl.generics.is_empty() {
+            if self.files[file].stdlib || !decl.generics.is_empty() {
                 continue;
             }
             let mut cx = BodyCtx::new(file);
@@ -194,12 +195,11 @@ impl Checker<'_> {
         }
     }
 
-    fn check_data(&mut self, file: FileIdx, id: hir::DataId, name: &ast::Ident, source: &ast::Expr) {
+    fn check_data(&mut self, file: FileIdx, id: hir::DataId, source: &ast::Expr) {
         let Some((ty, src)) = self.data_source(file, source) else { return };
         let d = &mut self.program.data[id.index()];
         d.ty = ty;
         d.source = src;
-        let _ = name;
     }
 
     fn data_source(&mut self, file: FileIdx, source: &ast::Expr) -> Option<(TensorTy, DataSource)> {

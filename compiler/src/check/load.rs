@@ -76,7 +76,7 @@ fn check_on_this_thread(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
             unrolled: 0,
         };
         let mut loader = Loader { stdlib: HashMap::new(), files: HashMap::new(), stack: Vec::new() };
-        let root_idx = loader.load(&mut checker, root, dir);
+        let root_idx = loader.load(&mut checker, root, dir, false);
         checker.check_root(root_idx);
         program = std::mem::take(&mut checker.program);
         diags = checker.diags;
@@ -115,12 +115,12 @@ struct Loader {
 
 impl Loader {
     /// Parses one file, loads what it uses, and registers its names.
-    fn load(&mut self, ck: &mut Checker, source: FileId, dir: PathBuf) -> FileIdx {
+    fn load(&mut self, ck: &mut Checker, source: FileId, dir: PathBuf, stdlib: bool) -> FileIdx {
         let (module, diags) = parser::parse(source, &ck.sources.get(source).text);
         ck.diags.extend(diags);
         let module = Rc::new(module);
         let idx = ck.files.len();
-        ck.files.push(FileInfo { source, module: module.clone(), dir: dir.clone(), own: HashMap::new(), uses: Vec::new() });
+        ck.files.push(FileInfo { stdlib, module: module.clone(), dir: dir.clone(), own: HashMap::new(), uses: Vec::new() });
         for item in &module.items {
             match &item.kind {
                 ast::ItemKind::UseModule(name) => {
@@ -155,7 +155,7 @@ impl Loader {
         };
         let source = ck.sources.add(format!("<stdlib>/{}.gd", name.name), None, text.to_string());
         // Reserve the name first: modules may use each other.
-        let idx = self.load(ck, source, PathBuf::new());
+        let idx = self.load(ck, source, PathBuf::new(), true);
         self.stdlib.insert(name.name.clone(), idx);
         Some(idx)
     }
@@ -206,7 +206,7 @@ impl Loader {
         self.stack.push((canonical.clone(), span, ck.files.len()));
         // Keep the path as written (relative where the program's is), for stable file names.
         let sub_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-        let idx = self.load(ck, source, sub_dir);
+        let idx = self.load(ck, source, sub_dir, false);
         self.stack.pop();
         self.files.insert(canonical, idx);
         Some(idx)
@@ -228,7 +228,7 @@ fn register(ck: &mut Checker, file: FileIdx, item: &ast::Item) {
     let is_root = file == 0;
     let (name, global) = match &item.kind {
         ast::ItemKind::Fn(decl) => {
-            ck.fn_decls.push(FnDeclInfo { decl: Rc::new(decl.clone()), file });
+            ck.fn_decls.push(FnDeclInfo { decl: Rc::clone(decl), file });
             (&decl.name, Global::Fn(ck.fn_decls.len() - 1))
         }
         ast::ItemKind::DerivedFn { name, value } => {

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::diag::{codes, Diagnostic};
-use crate::source::{FileId, SourceMap, Span};
+use crate::source::{SourceMap, Span};
 use crate::syntax::ast;
 use consts::ConstValue;
 use hir::{DataId, FnId, ParamId};
@@ -67,7 +67,9 @@ impl Global {
 
 /// A parsed file (the program, a `use`d file or a standard-library module) and its names.
 struct FileInfo {
-    source: FileId,
+    /// A standard-library module: its functions are checked where they are used, and its
+    /// generic ones are not name-checked on their own (the library's tests do that).
+    stdlib: bool,
     module: Rc<ast::Module>,
     /// Directory that relative input paths start from.
     dir: PathBuf,
@@ -171,6 +173,17 @@ impl<'s> Checker<'s> {
                 );
                 Some(a.0)
             }
+        }
+    }
+
+    /// A top-level name (plain or qualified) without reporting anything: to tell user
+    /// functions from built-ins, and functions from values, before checking.
+    fn lookup_silent(&self, file: FileIdx, path: &ast::Path) -> Option<Global> {
+        let info = &self.files[file];
+        match &path.segments[..] {
+            [name] => info.own.get(&name.name).or_else(|| info.uses.iter().find_map(|(_, idx, _)| self.files[*idx].own.get(&name.name))).map(|(g, _)| *g),
+            [module, name] => info.uses.iter().find(|(m, _, _)| *m == module.name).and_then(|(_, idx, _)| self.files[*idx].own.get(&name.name)).map(|(g, _)| *g),
+            _ => None,
         }
     }
 

@@ -140,7 +140,7 @@ impl Checker<'_> {
                 self.error(Diagnostic::new(codes::BAD_ARGUMENTS, "the loss of `train` takes positional arguments", n.span, "named argument"));
                 return None;
             }
-            bodies.push(self.value_body_random(file, &a.value)?);
+            bodies.push(self.value_body(file, &a.value, true)?);
         }
         let mut rows: Option<(usize, Span)> = None;
         let mut batched = Vec::new();
@@ -207,10 +207,6 @@ impl Checker<'_> {
         let loss_name = self.sources.snippet(callee.span).to_string();
         let args = bodies.into_iter().zip(batched).map(|(value, batched)| hir::TrainArg { value, batched }).collect();
         Some(hir::Train { loss, loss_sig: sig, loss_name, args, options: options_checked, span })
-    }
-
-    fn value_body_random(&mut self, file: FileIdx, e: &ast::Expr) -> Option<Body> {
-        self.value_body(file, e, true)
     }
 
     fn train_options(&mut self, file: FileIdx, options: &[ast::OptionItem], rows: Option<(usize, Span)>, span: Span) -> Option<TrainOptions> {

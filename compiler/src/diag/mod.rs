@@ -51,6 +51,12 @@ impl Diagnostic {
 
     /// Renders with ariadne, without colour when `color` is false (for snapshots and pipes).
     pub fn render(&self, sources: &SourceMap, color: bool) -> String {
+        render_all(std::slice::from_ref(self), sources, color)
+    }
+
+    /// Renders through a source cache shared by all the diagnostics of one rendering, so the
+    /// files are indexed into lines once, not once per diagnostic.
+    fn render_with(&self, cache: &mut impl ariadne::Cache<String>, sources: &SourceMap, color: bool) -> String {
         use ariadne::{Config, IndexType, Label as ALabel, Report, ReportKind};
         let primary = self.span();
         let name = |f: FileId| sources.get(f).name.clone();
@@ -75,7 +81,6 @@ impl Diagnostic {
         if let Some(hint) = &self.hint {
             report = report.with_help(hint);
         }
-        let cache = ariadne::sources(sources.files().map(|(_, f)| (f.name.clone(), f.text.clone())));
         let mut out = Vec::new();
         // Writing into a Vec cannot fail except through a bad span, which is a compiler bug;
         // fall back to a plain rendering rather than losing the error.
@@ -111,5 +116,6 @@ impl Diagnostic {
 pub fn render_all(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let mut sorted: Vec<&Diagnostic> = diags.iter().collect();
     sorted.sort_by_key(|d| (d.span().file, d.span().lo));
-    sorted.iter().map(|d| d.render(sources, color)).collect::<Vec<_>>().join("")
+    let mut cache = ariadne::sources(sources.files().map(|(_, f)| (f.name.clone(), f.text.as_str())));
+    sorted.iter().map(|d| d.render_with(&mut cache, sources, color)).collect()
 }

@@ -3,6 +3,8 @@
 //! The AST is what the user wrote, nothing resolved: names are strings, types are as
 //! spelled. The checker turns it into the typed, monomorphised program.
 
+use std::rc::Rc;
+
 use crate::source::Span;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +43,8 @@ pub enum ItemKind {
     Param { name: Ident, ty: Type, init: Expr },
     /// `data d = csv("f.csv", header = true);` — the source is a call expression.
     Data { name: Ident, source: Expr },
-    Fn(FnDecl),
+    /// Shared, so the checker keeps the declaration without copying its body.
+    Fn(Rc<FnDecl>),
     /// `fn df = grad(f);`
     DerivedFn { name: Ident, value: Expr },
     /// `train loss(x, y) { optimizer = adam(lr = 0.1), steps = 500 }` — `call` is the loss call.

@@ -468,7 +468,7 @@ impl<'src> Ctx<'src> {
             body: body.node,
             jvp_rule: jvp.and_then(|j| j.node),
         };
-        self.item(ItemKind::Fn(decl), depth, l, r);
+        self.item(ItemKind::Fn(std::rc::Rc::new(decl)), depth, l, r);
     }
 
     pub fn option(&self, name: Ident, value: DExpr, l: usize, r: usize) -> Deep<Option<OptionItem>> {

@@ -167,19 +167,6 @@ fn a_directory_is_unreadable() {
     assert_eq!(err.message, "is a directory, not a file");
 }
 
-#[cfg(unix)]
-#[test]
-fn no_read_permission_is_unreadable() {
-    use std::os::unix::fs::PermissionsExt;
-    let (_d, path) = file("secret.csv", "a\n1\n");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read(&path).is_ok() {
-        return; // running as root: permissions do not stop reads, nothing to test
-    }
-    let err = fails(&path, &with_header(), Kind::Unreadable);
-    assert_eq!(err.message, "cannot be read: permission denied");
-}
-
 #[test]
 fn empty_files() {
     for text in ["", "\n\n", "\r\n"] {
