@@ -8,3 +8,4 @@ pub mod source;
 pub mod syntax;
 pub mod check;
 pub mod stdlib;
+pub mod ir;

@@ -3,4 +3,6 @@
 //! they land.
 
 pub mod data;
+pub mod format;
+pub mod tensor;
 pub mod rng;
