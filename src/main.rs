@@ -3,7 +3,7 @@
 //! Exit status: 0 success, 1 a user error (diagnostics on stderr), 2 a usage error,
 //! 130 interrupted.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -40,6 +40,17 @@ enum Command {
         #[arg(long, value_name = "CKPT")]
         resume: Option<PathBuf>,
     },
+    /// Print the IR graph of each function (docs/ir.md describes the text form).
+    Ir {
+        /// The .gd file.
+        file: PathBuf,
+        /// Only the instances of this function (`model` shows `model[B=32]`, …).
+        #[arg(long = "fn", value_name = "NAME")]
+        function: Option<String>,
+        /// The graph as lowered, before simplification.
+        #[arg(long)]
+        raw: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,14 +70,56 @@ fn dispatch(cli: Cli) -> ExitCode {
             Some(_) => ExitCode::SUCCESS,
             None => ExitCode::from(1),
         },
-        Command::Run { file, .. } => match check(&file) {
-            Some(_) => {
-                eprintln!("error: `{}` checks, but running programs is not built yet (the interpreter is the next milestone); use `gradc check`", file.display());
-                ExitCode::from(1)
+        Command::Run { file, seed, .. } => {
+            let Some(checked) = check(&file) else { return ExitCode::from(1) };
+            let options = gradc::run::RunOptions { seed };
+            let mut stdout = std::io::stdout().lock();
+            match gradc::run::run(&checked, &options, &mut stdout) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(d) => {
+                    let _ = stdout.flush();
+                    eprint!("{}", d.render(&checked.sources, std::io::stderr().is_terminal()));
+                    ExitCode::from(1)
+                }
             }
-            None => ExitCode::from(1),
-        },
+        }
+        Command::Ir { file, function, raw } => {
+            let Some(checked) = check(&file) else { return ExitCode::from(1) };
+            ir(&checked, function.as_deref(), raw)
+        }
     }
+}
+
+/// Prints the graphs of the functions (all, or the instances of `name`).
+fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool) -> ExitCode {
+    use gradc::compiler::check::hir::FnId;
+    use gradc::compiler::{ir::print, lower, passes::simplify::simplify};
+    let program = &checked.program;
+    let base = |n: &str| n.split('[').next().unwrap_or(n).to_string();
+    let chosen: Vec<usize> = (0..program.fns.len())
+        .filter(|&i| name.is_none_or(|n| base(&program.fns[i].name) == n || program.fns[i].name == n))
+        .collect();
+    if chosen.is_empty() {
+        match name {
+            Some(n) => eprintln!("error: the program has no function `{n}` (generic functions appear once used)"),
+            None => eprintln!("the program has no functions"),
+        }
+        return ExitCode::from(1);
+    }
+    let mut out = std::io::stdout().lock();
+    for (k, i) in chosen.into_iter().enumerate() {
+        let graph = match lower::lower_fn(program, FnId(i as u32)) {
+            Ok(g) => g,
+            Err(d) => {
+                eprint!("{}", d.render(&checked.sources, std::io::stderr().is_terminal()));
+                return ExitCode::from(1);
+            }
+        };
+        let graph = if raw { graph } else { simplify(&graph) };
+        let sep = if k > 0 { "\n" } else { "" };
+        let _ = write!(out, "{sep}{}", print::print(&graph));
+    }
+    ExitCode::SUCCESS
 }
 
 /// Checks a file, printing its diagnostics; `None` on any error.

@@ -9,3 +9,6 @@ pub mod syntax;
 pub mod check;
 pub mod stdlib;
 pub mod ir;
+pub mod lower;
+pub mod passes;
+pub mod interp;

@@ -336,25 +336,31 @@ impl Checker<'_> {
 
     /// Reports a data file problem at the path in the source.
     fn data_error<T>(&mut self, e: data::DataError, span: Span) -> Option<T> {
-        let code = match e.kind {
-            DataErrorKind::Missing | DataErrorKind::Unreadable => codes::DATA_FILE,
-            DataErrorKind::UnknownColumn => codes::DATA_COLUMN,
-            DataErrorKind::TooLarge => codes::GRAPH_TOO_LARGE,
-            _ => codes::DATA_FORMAT,
-        };
-        let place = match e.line {
-            Some(l) => format!("{}:{l}", e.path.display()),
-            None => e.path.display().to_string(),
-        };
-        let mut d = Diagnostic::new(code, format!("{place}: {}", e.message), span, "this data file");
-        if let Some(h) = e.hint {
-            d = d.with_hint(h);
-        } else if e.kind == DataErrorKind::Missing {
-            d = d.with_hint("input paths are relative to the .gd file");
-        }
-        self.error(d);
+        self.error(data_diagnostic(e, span));
         None
     }
+}
+
+/// A data file problem as a diagnostic at `span` (the path in the source); the run time
+/// reports its data errors the same way.
+pub fn data_diagnostic(e: data::DataError, span: Span) -> Diagnostic {
+    let code = match e.kind {
+        DataErrorKind::Missing | DataErrorKind::Unreadable => codes::DATA_FILE,
+        DataErrorKind::UnknownColumn => codes::DATA_COLUMN,
+        DataErrorKind::TooLarge => codes::GRAPH_TOO_LARGE,
+        _ => codes::DATA_FORMAT,
+    };
+    let place = match e.line {
+        Some(l) => format!("{}:{l}", e.path.display()),
+        None => e.path.display().to_string(),
+    };
+    let mut d = Diagnostic::new(code, format!("{place}: {}", e.message), span, "this data file");
+    if let Some(h) = e.hint {
+        d = d.with_hint(h);
+    } else if e.kind == DataErrorKind::Missing {
+        d = d.with_hint("input paths are relative to the .gd file");
+    }
+    d
 }
 
 fn const_name(item: &ast::Item) -> String {

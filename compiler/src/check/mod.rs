@@ -31,6 +31,7 @@ use crate::syntax::ast;
 use consts::ConstValue;
 use hir::{DataId, FnId, ParamId};
 
+pub use items::data_diagnostic;
 pub use load::{check_file, check_source, Checked};
 
 /// The largest number of elements one tensor may have (2³⁴, 128 GiB of f64): shapes past it

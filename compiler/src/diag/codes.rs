@@ -83,4 +83,13 @@ codes! {
     DATA_FILE = "E080": "a data file that cannot be read";
     DATA_FORMAT = "E081": "a data file with malformed contents";
     DATA_COLUMN = "E082": "a column that the data file does not have";
+    // Running (found by `gradc run`, not by `gradc check`)
+    INDEX_OUT_OF_RANGE = "E090": "an index outside its axis, found while running";
+    DIVISION_BY_ZERO = "E091": "an integer division or remainder by zero";
+    ASSERTION_FAILED = "E092": "an `assert` whose condition is false";
+    OUT_OF_MEMORY = "E093": "a value larger than the memory a tensor may take";
+    SAVE_FAILED = "E094": "a `save` whose file cannot be written";
+    LOAD_FAILED = "E095": "a `load` whose file cannot be read or does not match the params";
+    UNSUPPORTED = "E098": "a construct that this version of gradc checks but cannot run yet";
+    INTERNAL = "E099": "an internal error: a bug in gradc";
 }

@@ -8,7 +8,7 @@
 
 mod csv;
 mod error;
-mod generate;
+pub mod generate;
 mod npy;
 mod npy_header;
 mod pylit;

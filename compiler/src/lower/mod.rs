@@ -1,0 +1,273 @@
+//! Lowering: the checked program (HIR) to IR graphs.
+//!
+//! Calls are inlined (every function is monomorphised and none is recursive), `for` loops are
+//! unrolled with the loop variable as a constant, tuples exist only here (a graph's inputs and
+//! outputs are their leaves), and a scalar `if` whose condition folds to a constant lowers only
+//! the chosen branch. Constants are folded as nodes are built, which is what lets a loop
+//! variable turn `x[i]` into a static slice.
+//!
+//! A scalar `if` with a run-time condition computes both branches and selects. So that only
+//! the chosen branch can fail, as the language promises, ops that can fail at run time (an
+//! index, an integer division) are guarded by the path condition: off the taken path they
+//! read index 0 or divide by 1, and their result is discarded by the select.
+
+mod expr;
+
+use gradc_runtime::tensor::{DType, Tensor};
+
+use crate::check::hir::{self, Body, FnId, LocalId, Pattern, Program};
+use crate::check::types::{Elem, Ty};
+use crate::diag::{codes, Diagnostic};
+use crate::ir::{Graph, NodeId, Op, Source, Type};
+use crate::source::Span;
+
+/// The most nodes one graph may have before lowering stops with `E046`.
+pub const MAX_NODES: usize = 2_000_000;
+
+/// A lowered value: a node, or a tuple of values.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Node(NodeId),
+    Tuple(Vec<Value>),
+}
+
+impl Value {
+    /// The leaves, left to right.
+    pub fn leaves(&self, out: &mut Vec<NodeId>) {
+        match self {
+            Value::Node(n) => out.push(*n),
+            Value::Tuple(vs) => vs.iter().for_each(|v| v.leaves(out)),
+        }
+    }
+
+    fn node(&self) -> NodeId {
+        match self {
+            Value::Node(n) => *n,
+            Value::Tuple(_) => unreachable!("the checker gives tuples only where tuples are expected"),
+        }
+    }
+}
+
+pub type LowerResult<T> = Result<T, Box<Diagnostic>>;
+
+/// The element type of a checked type; weak ones cannot survive checking, but would be
+/// their defaults.
+pub fn dtype(elem: Elem) -> DType {
+    match elem.defaulted() {
+        Elem::F64 => DType::F64,
+        Elem::F32 => DType::F32,
+        Elem::I64 => DType::I64,
+        _ => DType::Bool,
+    }
+}
+
+/// The IR type of a checked tensor type.
+pub fn ir_type(ty: &Ty) -> Type {
+    match ty {
+        Ty::Tensor(t) => Type::new(dtype(t.elem), t.shape.clone()),
+        Ty::Tuple(_) => unreachable!("tuples are flattened before they reach a node"),
+    }
+}
+
+/// The IR types of the leaves of a checked type, left to right.
+pub fn leaf_types(ty: &Ty, out: &mut Vec<Type>) {
+    match ty {
+        Ty::Tensor(_) => out.push(ir_type(ty)),
+        Ty::Tuple(ts) => ts.iter().for_each(|t| leaf_types(t, out)),
+    }
+}
+
+/// One function of the program as a graph: its arguments (tuple arguments leaf by leaf) are
+/// `Source::Arg` inputs, its result leaves are the outputs.
+pub fn lower_fn(program: &Program, id: FnId) -> LowerResult<Graph> {
+    let f = &program.fns[id.index()];
+    let mut cx = Lowerer::new(program, &f.name);
+    let mut frame = Frame::new(&f.body);
+    let mut k = 0;
+    for &p in &f.params {
+        let ty = f.body.locals[p.index()].ty.clone();
+        let v = cx.inputs_for(&ty, &mut k, f.span)?;
+        frame.set(p, v);
+    }
+    let v = cx.expr(&mut frame, &f.body.value)?;
+    Ok(cx.finish(&[v]))
+}
+
+/// Expressions of statements as one graph whose outputs are their values' leaves, in order.
+pub fn lower_bodies(program: &Program, name: &str, bodies: &[&Body]) -> LowerResult<Graph> {
+    let mut cx = Lowerer::new(program, name);
+    let mut values = Vec::new();
+    for body in bodies {
+        let mut frame = Frame::new(body);
+        values.push(cx.expr(&mut frame, &body.value)?);
+    }
+    Ok(cx.finish(&values))
+}
+
+/// The values of one body's locals while it is being lowered.
+struct Frame<'b> {
+    body: &'b Body,
+    locals: Vec<Option<Value>>,
+}
+
+impl<'b> Frame<'b> {
+    fn new(body: &'b Body) -> Frame<'b> {
+        Frame { body, locals: vec![None; body.locals.len()] }
+    }
+
+    fn set(&mut self, id: LocalId, v: Value) {
+        self.locals[id.index()] = Some(v);
+    }
+
+    fn get(&self, id: LocalId) -> Value {
+        self.locals[id.index()].clone().expect("the checker orders every use after its binding")
+    }
+}
+
+struct Lowerer<'p> {
+    program: &'p Program,
+    graph: Graph,
+    /// Input nodes of params and data, made on first use.
+    sources: Vec<(Source, NodeId)>,
+    /// The conjunction of the run-time conditions of the enclosing scalar `if`s, if any.
+    path: Option<NodeId>,
+    /// Nesting of inlined calls, for the depth bound.
+    depth: usize,
+}
+
+impl<'p> Lowerer<'p> {
+    fn new(program: &'p Program, name: &str) -> Lowerer<'p> {
+        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0 }
+    }
+
+    fn finish(mut self, values: &[Value]) -> Graph {
+        let mut outs = Vec::new();
+        values.iter().for_each(|v| v.leaves(&mut outs));
+        self.graph.outputs = outs;
+        self.graph.current_span = None;
+        self.graph
+    }
+
+    /// Input nodes for the leaves of an argument of type `ty`, numbered from `*k`.
+    fn inputs_for(&mut self, ty: &Ty, k: &mut u32, span: Span) -> LowerResult<Value> {
+        match ty {
+            Ty::Tensor(_) => {
+                let source = Source::Arg(*k);
+                *k += 1;
+                Ok(Value::Node(self.add(Op::Input { source, ty: ir_type(ty) }, &[], span)?))
+            }
+            Ty::Tuple(ts) => {
+                let vs = ts.iter().map(|t| self.inputs_for(t, k, span)).collect::<LowerResult<_>>()?;
+                Ok(Value::Tuple(vs))
+            }
+        }
+    }
+
+    /// The input node of a param or data set.
+    fn source(&mut self, source: Source, span: Span) -> LowerResult<NodeId> {
+        if let Some(&(_, n)) = self.sources.iter().find(|(s, _)| *s == source) {
+            return Ok(n);
+        }
+        let (name, ty) = match source {
+            Source::Param(k) => {
+                let p = &self.program.params[k as usize];
+                (p.name.clone(), Ty::Tensor(p.ty.clone()))
+            }
+            Source::Data(k) => {
+                let d = &self.program.data[k as usize];
+                (d.name.clone(), Ty::Tensor(d.ty.clone()))
+            }
+            Source::Arg(_) => unreachable!("arguments are made by `inputs_for`"),
+        };
+        let n = self.add(Op::Input { source, ty: ir_type(&ty) }, &[], span)?;
+        self.graph.input_names.push((source, name));
+        self.sources.push((source, n));
+        Ok(n)
+    }
+
+    /// Appends a node, folding it to a constant when all its operands are constants.
+    fn add(&mut self, op: Op, args: &[NodeId], span: Span) -> LowerResult<NodeId> {
+        if self.graph.len() >= MAX_NODES {
+            return Err(Box::new(
+                Diagnostic::new(codes::GRAPH_TOO_LARGE, format!("the program's graph grows past {MAX_NODES} nodes"), span, "while lowering this")
+                    .with_hint("loops and calls are unrolled and inlined into one graph; write the vectorised form, e.g. `sum(x)` rather than a loop over `x`"),
+            ));
+        }
+        self.graph.current_span = Some(span);
+        let id = self.graph.add(op, args).map_err(|e| internal(&e, span))?;
+        if let Some(c) = crate::passes::simplify::fold_node(&self.graph, id) {
+            return Ok(self.graph.add(Op::Const(c), &[]).map_err(|e| internal(&e, span))?);
+        }
+        Ok(id)
+    }
+
+    /// A scalar constant of `dtype`.
+    fn constant(&mut self, dtype: DType, value: f64, span: Span) -> LowerResult<NodeId> {
+        let t = Tensor::from_f64s(dtype, vec![], &[value]).expect("a scalar has one element");
+        self.add(Op::Const(crate::ir::op::Const(std::sync::Arc::new(t))), &[], span)
+    }
+
+    /// The value of a constant node, if it is one with a single element.
+    fn const_scalar(&self, n: NodeId) -> Option<f64> {
+        match self.graph.op(n) {
+            Op::Const(c) => c.tensor().scalar_value(),
+            _ => None,
+        }
+    }
+
+    fn call_fn(&mut self, id: FnId, args: Vec<Value>, span: Span) -> LowerResult<Value> {
+        let f = &self.program.fns[id.index()];
+        self.depth += 1;
+        if self.depth > 256 {
+            return Err(Box::new(Diagnostic::new(codes::GRAPH_TOO_LARGE, "calls nest more than 256 deep", span, "in this call")));
+        }
+        let mut frame = Frame::new(&f.body);
+        for (&p, v) in f.params.iter().zip(args) {
+            frame.set(p, v);
+        }
+        let v = self.expr(&mut frame, &f.body.value);
+        self.depth -= 1;
+        v
+    }
+
+    fn bind(&mut self, frame: &mut Frame, pattern: &Pattern, v: Value) {
+        match (pattern, v) {
+            (Pattern::Local(id), v) => frame.set(*id, v),
+            (Pattern::Ignore, _) => {}
+            (Pattern::Tuple(ps), Value::Tuple(vs)) => {
+                for (p, v) in ps.iter().zip(vs) {
+                    self.bind(frame, p, v);
+                }
+            }
+            (Pattern::Tuple(_), Value::Node(_)) => unreachable!("the checker matches patterns to tuple types"),
+        }
+    }
+
+    fn block(&mut self, frame: &mut Frame, stmts: &[hir::BlockStmt]) -> LowerResult<()> {
+        for s in stmts {
+            match s {
+                hir::BlockStmt::Let(p, e) => {
+                    let v = self.expr(frame, e)?;
+                    self.bind(frame, p, v);
+                }
+                hir::BlockStmt::Assign(id, e) => {
+                    let v = self.expr(frame, e)?;
+                    frame.set(*id, v);
+                }
+                hir::BlockStmt::For { var, lo, hi, body } => {
+                    let span = frame.body.locals[var.index()].span;
+                    for i in *lo..*hi {
+                        let n = self.constant(DType::I64, i as f64, span)?;
+                        frame.set(*var, Value::Node(n));
+                        self.block(frame, body)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn internal(message: &str, span: Span) -> Box<Diagnostic> {
+    Box::new(Diagnostic::new(codes::INTERNAL, format!("internal error while lowering: {message}"), span, "here").with_hint("this is a bug in gradc; please report it with this program"))
+}

@@ -1,0 +1,195 @@
+//! Running a checked program: params initialised from the run's seed, data sets loaded,
+//! then the statements top to bottom (LANGUAGE.md §4). Each statement's expressions are
+//! lowered into one graph, simplified, and evaluated.
+//!
+//! Every failure is a [`Diagnostic`] pointing into the source; nothing here panics on user
+//! input.
+
+mod init;
+
+use std::io::Write;
+use std::path::Path;
+
+use gradc_compiler::check::hir::{self, Body, PrintItem, Stmt};
+use gradc_compiler::check::types::Ty;
+use gradc_compiler::check::Checked;
+use gradc_compiler::diag::{codes, Diagnostic};
+use gradc_compiler::interp::{self, EvalError, Inputs};
+use gradc_compiler::ir::{Graph, NodeId};
+use gradc_compiler::lower;
+use gradc_compiler::passes::simplify::simplify;
+use gradc_compiler::source::Span;
+use gradc_runtime::tensor::Tensor;
+use gradc_runtime::{bench, format, safetensors_io};
+
+pub type RunResult<T> = Result<T, Box<Diagnostic>>;
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// The seed of random initialisers (`--seed`).
+    pub seed: u64,
+}
+
+/// The state of a running program.
+pub struct Runner<'c> {
+    checked: &'c Checked,
+    params: Vec<Tensor>,
+    data: Vec<Tensor>,
+}
+
+/// Runs every statement of a checked program, printing to `out`.
+pub fn run(checked: &Checked, options: &RunOptions, out: &mut dyn Write) -> RunResult<()> {
+    let mut runner = Runner::new(checked, options)?;
+    for stmt in &checked.program.stmts {
+        runner.statement(stmt, out)?;
+    }
+    Ok(())
+}
+
+impl<'c> Runner<'c> {
+    /// Initialises the params (in declaration order, from one generator seeded by `seed`) and
+    /// loads the data sets.
+    pub fn new(checked: &'c Checked, options: &RunOptions) -> RunResult<Runner<'c>> {
+        let program = &checked.program;
+        let mut rng = gradc_runtime::rng::Rng::seed_from_u64(options.seed);
+        let params = program.params.iter().map(|p| init::param(p, &mut rng)).collect::<RunResult<_>>()?;
+        let data = program.data.iter().map(init::data).collect::<RunResult<_>>()?;
+        Ok(Runner { checked, params, data })
+    }
+
+    pub fn params(&self) -> &[Tensor] {
+        &self.params
+    }
+
+    fn statement(&mut self, stmt: &Stmt, out: &mut dyn Write) -> RunResult<()> {
+        match stmt {
+            Stmt::Print { items, .. } => {
+                let bodies: Vec<&Body> = items.iter().filter_map(|i| match i {
+                    PrintItem::Value(b) => Some(b),
+                    PrintItem::Text(_) => None,
+                }).collect();
+                let values = self.eval("print", &bodies)?;
+                let mut leaves = values.iter();
+                let mut words = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        PrintItem::Text(t) => words.push(t.clone()),
+                        PrintItem::Value(b) => words.push(show(&b.value.ty, &mut leaves)),
+                    }
+                }
+                // A closed stdout (`gradc run f.gd | head -1`) is not an error of the program.
+                let _ = writeln!(out, "{}", words.join(" "));
+                Ok(())
+            }
+            Stmt::Assert { cond, span } => {
+                let v = self.eval("assert", &[cond])?;
+                if v[0].scalar_value() == Some(1.0) {
+                    return Ok(());
+                }
+                let text = self.checked.sources.snippet(cond.value.span);
+                Err(Box::new(
+                    Diagnostic::new(codes::ASSERTION_FAILED, format!("assertion failed: `{text}`"), *span, "this condition is false")
+                        .with_hint("`print` the values it compares to see why"),
+                ))
+            }
+            Stmt::Save { path, span } => self.save(path, *span),
+            Stmt::Load { path, span } => self.load(path, *span),
+            Stmt::Bench { call, iters, label, span } => {
+                let graph = self.graph("bench", &[call])?;
+                let inputs = Inputs { args: &[], params: &self.params, data: &self.data };
+                let stats = bench::measure(*iters, || interp::run(&graph, &inputs).map(|_| ()))
+                    .map_err(|(n, e)| eval_error(&graph, n, e, *span))?;
+                let _ = writeln!(out, "{}", bench::report(label, &stats));
+                Ok(())
+            }
+            Stmt::Train(t) => Err(Box::new(
+                Diagnostic::new(codes::UNSUPPORTED, format!("`train {}` cannot run in this version of gradc", t.loss_name), t.span, "not supported yet")
+                    .with_hint("training needs the derivative passes, the next milestones of gradc; `gradc check` accepts this program"),
+            )),
+        }
+    }
+
+    /// Lowers and simplifies the expressions of a statement into one graph.
+    fn graph(&self, name: &str, bodies: &[&Body]) -> RunResult<Graph> {
+        let graph = lower::lower_bodies(&self.checked.program, name, bodies)?;
+        Ok(simplify(&graph))
+    }
+
+    /// The leaves of the values of `bodies`, in order.
+    fn eval(&self, name: &str, bodies: &[&Body]) -> RunResult<Vec<Tensor>> {
+        let graph = self.graph(name, bodies)?;
+        let inputs = Inputs { args: &[], params: &self.params, data: &self.data };
+        let fallback = bodies.first().map(|b| b.value.span).unwrap_or_default();
+        interp::run(&graph, &inputs).map_err(|(n, e)| eval_error(&graph, n, e, fallback))
+    }
+
+    /// `save "f.safetensors";`: every param under its name, written atomically.
+    fn save(&self, path: &Path, span: Span) -> RunResult<()> {
+        let named: Vec<(&str, &Tensor)> = self.checked.program.params.iter().map(|p| p.name.as_str()).zip(&self.params).collect();
+        safetensors_io::save(path, &named, None).map_err(|e| {
+            Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot save the params to `{}`: {e}", path.display()), span, "this `save`")
+                .with_hint("output paths are relative to the working directory"))
+        })
+    }
+
+    /// `load "f.safetensors";`: every param from the file, by name, dtype and shape; the
+    /// params change only if all of them match.
+    fn load(&mut self, path: &Path, span: Span) -> RunResult<()> {
+        let fail = |msg: String| Box::new(Diagnostic::new(codes::LOAD_FAILED, msg, span, "this `load`"));
+        let tensors = safetensors_io::load(path).map_err(|e| fail(format!("cannot load params from `{}`: {e}", path.display())))?;
+        let mut loaded = self.params.clone();
+        for (k, p) in self.checked.program.params.iter().enumerate() {
+            let Some((_, t)) = tensors.iter().find(|(n, _)| *n == p.name) else {
+                return Err(fail(format!("`{}` has no tensor named `{}`", path.display(), p.name)));
+            };
+            let want = &self.params[k];
+            if t.dtype() != want.dtype() || t.shape() != want.shape() {
+                return Err(fail(format!(
+                    "`{}` in `{}` is {}{:?}, but the param is {}{:?}",
+                    p.name,
+                    path.display(),
+                    t.dtype(),
+                    t.shape(),
+                    want.dtype(),
+                    want.shape()
+                )));
+            }
+            loaded[k] = t.clone();
+        }
+        self.params = loaded;
+        Ok(())
+    }
+}
+
+/// The text of a value of type `ty` whose leaves come next from `leaves`.
+fn show<'t>(ty: &Ty, leaves: &mut impl Iterator<Item = &'t Tensor>) -> String {
+    match ty {
+        Ty::Tensor(_) => leaves.next().map(format::tensor).unwrap_or_default(),
+        Ty::Tuple(ts) => {
+            let parts: Vec<String> = ts.iter().map(|t| show(t, leaves)).collect();
+            if parts.len() == 1 {
+                format!("({},)", parts[0])
+            } else {
+                format!("({})", parts.join(", "))
+            }
+        }
+    }
+}
+
+/// A run-time failure of a node, reported at the source it was lowered from.
+fn eval_error(graph: &Graph, node: NodeId, e: EvalError, fallback: Span) -> Box<Diagnostic> {
+    let span = graph.node(node).span.unwrap_or(fallback);
+    let d = match &e {
+        EvalError::IndexOutOfRange { len, .. } => Diagnostic::new(codes::INDEX_OUT_OF_RANGE, e.to_string(), span, "this index")
+            .with_hint(format!("valid indices are 0..{len}")),
+        EvalError::EmptyArgMax => Diagnostic::new(codes::INDEX_OUT_OF_RANGE, e.to_string(), span, "here"),
+        EvalError::DivisionByZero => Diagnostic::new(codes::DIVISION_BY_ZERO, e.to_string(), span, "this division")
+            .with_hint("integer division by zero has no value; guard it with `if`, or divide floats"),
+        EvalError::Alloc(_) => Diagnostic::new(codes::OUT_OF_MEMORY, e.to_string(), span, "this value"),
+        _ => Diagnostic::new(codes::INTERNAL, format!("internal error while running: {e}"), span, "here")
+            .with_hint("this is a bug in gradc; please report it with this program"),
+    };
+    Box::new(d)
+}
+
+pub use hir::Program;
