@@ -8,6 +8,13 @@
 //! cannot be committed as text (a file that is not UTF-8): they are written at test time
 //! (see [`GENERATED`]).
 //!
+//! The fixtures under `run/` ([`RUN_FIXTURES`]) are well-formed programs that fail while they
+//! run: each must check clean, then `gradc::run::run` must stop it with a run-time diagnostic.
+//! Their snapshots hold the source, what the program printed before it stopped, and that
+//! diagnostic. Their `save` and `load` paths are relative to the working directory, which
+//! for the tests is the package root; `run/data/make_params.gd` writes the checkpoint that
+//! the `load_*` ones read.
+//!
 //! Review a change of wording with `cargo insta review`, or accept all of them with
 //! `INSTA_UPDATE=always cargo test --test diagnostics` (then read the diff).
 //!
@@ -24,12 +31,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gradc::compiler::check::check_file;
 use gradc::compiler::diag::codes;
+use gradc::run::RunOptions;
 
 const FIXTURES: &str = "tests/fixtures/errors";
 
+/// The folder of the fixtures that are run rather than only checked.
+const RUN_FIXTURES: &str = "tests/fixtures/errors/run";
+
 /// Codes no program can trigger, with the reason. Keep it empty where possible: a code
 /// listed here is not tested.
-const UNREACHABLE: &[(&str, &str)] = &[];
+const UNREACHABLE: &[(&str, &str)] = &[("E099", "a bug in gradc; no program should trigger it")];
 
 /// Fixtures written at test time (into a temporary directory): name and bytes.
 const GENERATED: &[(&str, &[u8])] = &[
@@ -73,11 +84,17 @@ struct Outcome {
 
 /// Checks one file (given by a path relative to the package root, so that rendered paths are
 /// stable) and builds its snapshot: the source, then the diagnostics. `replace` swaps a
-/// machine-dependent directory for a fixed name.
+/// machine-dependent directory for a fixed name. A fixture under [`RUN_FIXTURES`] is also run
+/// (see [`run_fixture`]).
 fn run(path: &Path, replace: Option<(&str, &str)>) -> Outcome {
     let checked = check_file(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let mut rendered = checked.render(false);
     let mut shown = path.display().to_string();
+    let (stdout, mut rendered, codes) = if path.starts_with(RUN_FIXTURES) {
+        let (stdout, rendered, code) = run_fixture(path, &checked);
+        (Some(stdout), rendered, vec![code])
+    } else {
+        (None, checked.render(false), checked.diags.iter().map(|d| d.code.0).collect())
+    };
     if let Some((from, to)) = replace {
         rendered = rendered.replace(from, to);
         shown = shown.replace(from, to);
@@ -88,8 +105,29 @@ fn run(path: &Path, replace: Option<(&str, &str)>) -> Outcome {
     let source = String::from_utf8_lossy(&std::fs::read(path).expect("readable")).into_owned();
     // ariadne pads lines with spaces; editors strip them, so the snapshots do not keep them.
     let strip = |s: &str| s.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
-    let snapshot = format!("--- {shown}\n{}\n--- diagnostics\n{}\n", strip(&source), strip(&rendered));
-    Outcome { snapshot, codes: checked.diags.iter().map(|d| d.code.0).collect() }
+    let stdout = match stdout {
+        None => String::new(),
+        Some(o) if o.is_empty() => "--- stdout (nothing printed)\n".to_string(),
+        Some(o) => format!("--- stdout\n{}\n", strip(&o)),
+    };
+    let snapshot = format!("--- {shown}\n{}\n{stdout}--- diagnostics\n{}\n", strip(&source), strip(&rendered));
+    Outcome { snapshot, codes }
+}
+
+/// Runs a fixture of [`RUN_FIXTURES`], which must check clean and then fail: what it printed,
+/// the rendered run-time diagnostic, and its code.
+fn run_fixture(path: &Path, checked: &gradc::compiler::check::Checked) -> (String, String, &'static str) {
+    assert!(checked.is_ok(), "{}: a run fixture must check clean, but:\n{}", path.display(), checked.render(false));
+    let mut stdout = Vec::new();
+    let result = gradc::run::run(checked, &RunOptions::default(), &mut stdout);
+    let stdout = String::from_utf8(stdout).expect("the program prints UTF-8");
+    let Err(d) = result else {
+        panic!("{}: a run fixture must stop with an error, but it ran to the end; it printed:\n{stdout}", path.display());
+    };
+    // The memory limit is half this machine's memory (E093): show it by its meaning.
+    let limit = format!("the limit of {} bytes", gradc::runtime::data::default_max_bytes());
+    let rendered = d.render(&checked.sources, false).replace(&limit, "the limit of <limit> bytes");
+    (stdout, rendered, d.code.0)
 }
 
 /// Writes the generated fixtures into a fresh directory and returns it with their paths.
@@ -254,6 +292,8 @@ fn read_snapshot(name: &str) -> Option<(String, String)> {
     let body = text.splitn(3, "---\n").nth(2)?;
     let (source, diags) = body.split_once("\n--- diagnostics\n")?;
     let source = source.split_once('\n').map_or("", |(_, s)| s);
+    // A run fixture's snapshot has the program's output between the two.
+    let source = source.split_once("\n--- stdout").map_or(source, |(s, _)| s);
     Some((source.trim_end().to_string(), diags.trim_end().to_string()))
 }
 
@@ -275,7 +315,7 @@ fn docs_errors_md_examples_match_the_snapshots() {
     while let Some(line) = lines.next() {
         let Some(rest) = line.strip_prefix("Example (") else { continue };
         examples += 1;
-        let Some(name) = rest.split('`').nth(1).and_then(|p| Path::new(p).file_stem()).map(|s| s.to_string_lossy().into_owned()) else {
+        let Some(name) = rest.split('`').nth(1).filter(|p| p.ends_with(".gd")).map(|p| snapshot_name(Path::new(p))) else {
             problems.push(format!("`{line}` names no fixture"));
             continue;
         };

@@ -36,7 +36,7 @@ impl Lowerer<'_> {
                 }
                 node(self.add(Op::Concat { axis: 0 }, &parts, span)?)
             }
-            ExprKind::Local(id) => Ok(frame.get(*id)),
+            ExprKind::Local(id) => self.local(frame, *id, span),
             ExprKind::Param(id) => node(self.source(crate::ir::Source::Param(id.0), span)?),
             ExprKind::Data(id) => node(self.source(crate::ir::Source::Data(id.0), span)?),
             ExprKind::Unary(op, a) => {
@@ -79,7 +79,7 @@ impl Lowerer<'_> {
                 for a in args {
                     vs.push(self.expr(frame, a)?);
                 }
-                self.call(frame, callee, vs, span)
+                self.call(frame, callee, vs, &e.ty, span)
             }
             ExprKind::Index(x, subs) => {
                 let x = self.expr(frame, x)?.node();
@@ -348,7 +348,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn call(&mut self, frame: &mut Frame, callee: &Callee, args: Vec<Value>, span: Span) -> LowerResult<Value> {
+    fn call(&mut self, frame: &mut Frame, callee: &Callee, args: Vec<Value>, ty: &crate::check::types::Ty, span: Span) -> LowerResult<Value> {
         match callee {
             Callee::Fn(id) => self.call_fn(*id, args, span),
             Callee::Lambda { params, body } => {
@@ -357,16 +357,12 @@ impl Lowerer<'_> {
                 }
                 self.expr(frame, body)
             }
-            Callee::Transform { op, .. } => Err(unsupported(
-                &format!("`{}`", op.name()),
-                "the derivative passes are the next milestone of gradc; `gradc check` accepts this program",
-                span,
-            )),
+            Callee::Transform { .. } => self.call_transform(frame, callee, args, ty, span),
         }
     }
 }
 
-fn unsupported(what: &str, why: &str, span: Span) -> Box<Diagnostic> {
+pub(super) fn unsupported(what: &str, why: &str, span: Span) -> Box<Diagnostic> {
     Box::new(
         Diagnostic::new(codes::UNSUPPORTED, format!("{what} cannot run in this version of gradc"), span, "not supported yet")
             .with_hint(why.to_string()),

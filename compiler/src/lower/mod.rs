@@ -12,6 +12,10 @@
 //! read index 0 or divide by 1, and their result is discarded by the select.
 
 mod expr;
+mod free;
+mod transform;
+
+pub use transform::FnGraph;
 
 use gradc_runtime::tensor::{DType, Tensor};
 
@@ -83,10 +87,9 @@ pub fn lower_fn(program: &Program, id: FnId) -> LowerResult<Graph> {
     let f = &program.fns[id.index()];
     let mut cx = Lowerer::new(program, &f.name);
     let mut frame = Frame::new(&f.body);
-    let mut k = 0;
     for &p in &f.params {
         let ty = f.body.locals[p.index()].ty.clone();
-        let v = cx.inputs_for(&ty, &mut k, f.span)?;
+        let v = cx.inputs_for(&ty, f.span)?;
         frame.set(p, v);
     }
     let v = cx.expr(&mut frame, &f.body.value)?;
@@ -108,19 +111,20 @@ pub fn lower_bodies(program: &Program, name: &str, bodies: &[&Body]) -> LowerRes
 struct Frame<'b> {
     body: &'b Body,
     locals: Vec<Option<Value>>,
+    /// For a lambda lowered into a graph of its own: the enclosing frame's values (nodes of
+    /// the enclosing graph). A local found there becomes a capture: a new input here.
+    outer: Option<Vec<Option<Value>>>,
+    /// The captured locals, in the order of their inputs, with their enclosing values.
+    captures: Vec<Value>,
 }
 
 impl<'b> Frame<'b> {
     fn new(body: &'b Body) -> Frame<'b> {
-        Frame { body, locals: vec![None; body.locals.len()] }
+        Frame { body, locals: vec![None; body.locals.len()], outer: None, captures: Vec::new() }
     }
 
     fn set(&mut self, id: LocalId, v: Value) {
         self.locals[id.index()] = Some(v);
-    }
-
-    fn get(&self, id: LocalId) -> Value {
-        self.locals[id.index()].clone().expect("the checker orders every use after its binding")
     }
 }
 
@@ -133,11 +137,13 @@ struct Lowerer<'p> {
     path: Option<NodeId>,
     /// Nesting of inlined calls, for the depth bound.
     depth: usize,
+    /// The number of the next `Source::Arg` input.
+    next_arg: u32,
 }
 
 impl<'p> Lowerer<'p> {
     fn new(program: &'p Program, name: &str) -> Lowerer<'p> {
-        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0 }
+        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0, next_arg: 0 }
     }
 
     fn finish(mut self, values: &[Value]) -> Graph {
@@ -148,19 +154,35 @@ impl<'p> Lowerer<'p> {
         self.graph
     }
 
-    /// Input nodes for the leaves of an argument of type `ty`, numbered from `*k`.
-    fn inputs_for(&mut self, ty: &Ty, k: &mut u32, span: Span) -> LowerResult<Value> {
+    /// Input nodes for the leaves of an argument of type `ty`, numbered in order.
+    fn inputs_for(&mut self, ty: &Ty, span: Span) -> LowerResult<Value> {
         match ty {
             Ty::Tensor(_) => {
-                let source = Source::Arg(*k);
-                *k += 1;
+                let source = Source::Arg(self.next_arg);
+                self.next_arg += 1;
                 Ok(Value::Node(self.add(Op::Input { source, ty: ir_type(ty) }, &[], span)?))
             }
             Ty::Tuple(ts) => {
-                let vs = ts.iter().map(|t| self.inputs_for(t, k, span)).collect::<LowerResult<_>>()?;
+                let vs = ts.iter().map(|t| self.inputs_for(t, span)).collect::<LowerResult<_>>()?;
                 Ok(Value::Tuple(vs))
             }
         }
+    }
+
+    /// The value of a local: bound in this frame, or captured from the enclosing one.
+    fn local(&mut self, frame: &mut Frame, id: LocalId, span: Span) -> LowerResult<Value> {
+        if let Some(v) = &frame.locals[id.index()] {
+            return Ok(v.clone());
+        }
+        let outer = frame.outer.as_ref().and_then(|o| o[id.index()].clone());
+        let Some(outer) = outer else {
+            return Err(internal(&format!("local `{}` used before it has a value", frame.body.locals[id.index()].name), span));
+        };
+        let ty = frame.body.locals[id.index()].ty.clone();
+        let v = self.inputs_for(&ty, span)?;
+        frame.captures.push(outer);
+        frame.set(id, v.clone());
+        Ok(v)
     }
 
     /// The input node of a param or data set.

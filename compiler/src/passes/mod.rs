@@ -4,3 +4,7 @@
 //! with every other, to any depth.
 
 pub mod simplify;
+pub mod emit;
+pub mod jvp;
+pub mod transpose;
+pub mod inline;

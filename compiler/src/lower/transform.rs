@@ -1,0 +1,302 @@
+//! The derivative operators of LANGUAGE.md §7, as graph transforms.
+//!
+//! A transformed function is lowered to a graph of its own ([`FnGraph`]: its arguments'
+//! leaves, then the locals a lambda captures, as `Arg` inputs), transformed by the passes —
+//! nested operators transform the transformed graph — and inlined at the call. Params are
+//! inputs the passes never differentiate: constants to these operators, as the language says.
+//!
+//! - `jvp` is the forward pass; `grad`, `value_and_grad` and `vjp` are linearize + transpose;
+//! - `jacobian` stacks one forward pass per input entry, or one reverse pass per output
+//!   entry, whichever is fewer (the checker chose the mode);
+//! - `hessian` is forward over reverse (the forward Jacobian of `grad`), `hvp` the JVP of `grad`.
+//!
+//! Every graph is simplified after each pass, which is what keeps nested derivatives small.
+
+use gradc_runtime::tensor::Tensor;
+
+use super::expr::unsupported;
+use super::{leaf_types, Frame, LowerResult, Lowerer, Value};
+use crate::check::hir::{Callee, JacobianMode, Sig, Transform};
+use crate::check::types::Ty;
+use crate::diag::{codes, Diagnostic};
+use crate::ir::op::Const;
+use crate::ir::{Graph, NodeId, Op, Source, Type};
+use crate::passes::emit::Emitter;
+use crate::passes::inline::inline;
+use crate::passes::jvp::jvp;
+use crate::passes::simplify::simplify;
+use crate::passes::transpose::{vjp, NotLinear};
+use crate::source::Span;
+
+/// A function as a graph: inputs `Arg(0..n_params)` are its arguments' leaves, the rest
+/// (`Arg(n_params..)`) the locals it captures; outputs are its result's leaves.
+#[derive(Clone, Debug)]
+pub struct FnGraph {
+    pub graph: Graph,
+    pub inputs: Vec<Type>,
+    pub n_params: usize,
+}
+
+/// Temporary input numbers (tangents, cotangents) while a transform is assembled.
+const BASE: u32 = 1 << 29;
+
+impl Lowerer<'_> {
+    /// A call of a derivative operator: the callee's graph, transformed, inlined here.
+    pub(super) fn call_transform(&mut self, frame: &mut Frame, callee: &Callee, args: Vec<Value>, ty: &Ty, span: Span) -> LowerResult<Value> {
+        let (f, captures) = self.function_graph(frame, callee, span)?;
+        let mut leaves = Vec::new();
+        args.iter().chain(&captures).for_each(|v| v.leaves(&mut leaves));
+        let outs = self.inline_graph(&f.graph, &leaves, span)?;
+        Ok(assemble(ty, &mut outs.into_iter()))
+    }
+
+    /// The graph of a callee, and the enclosing values of the locals it captures.
+    fn function_graph(&mut self, frame: &mut Frame, callee: &Callee, span: Span) -> LowerResult<(FnGraph, Vec<Value>)> {
+        match callee {
+            Callee::Fn(id) => {
+                let graph = super::lower_fn(self.program, *id)?;
+                let inputs = arg_types(&graph);
+                Ok((FnGraph { n_params: inputs.len(), inputs, graph }, Vec::new()))
+            }
+            Callee::Lambda { params, body } => {
+                // Bind, in this frame, the enclosing locals the lambda mentions, so that a
+                // lambda in a lambda can capture through both.
+                let mut mentioned = Vec::new();
+                super::free::locals(body, &mut mentioned);
+                for id in mentioned {
+                    let bound = frame.locals[id.index()].is_some() || frame.outer.as_ref().is_some_and(|o| o[id.index()].is_some());
+                    if bound && !params.contains(&id) {
+                        self.local(frame, id, span)?;
+                    }
+                }
+                let mut inner = Lowerer::new(self.program, "lambda");
+                inner.depth = self.depth + 1;
+                let mut f = Frame::new(frame.body);
+                f.outer = Some(frame.locals.clone());
+                for &p in params {
+                    let ty = frame.body.locals[p.index()].ty.clone();
+                    let v = inner.inputs_for(&ty, span)?;
+                    f.set(p, v);
+                }
+                let n_params = inner.next_arg as usize;
+                let v = inner.expr(&mut f, body)?;
+                let graph = inner.finish(&[v]);
+                let inputs = arg_types(&graph);
+                Ok((FnGraph { graph, inputs, n_params }, f.captures))
+            }
+            Callee::Transform { op, inner, inner_sig } => {
+                let (f, captures) = self.function_graph(frame, inner, span)?;
+                Ok((apply(*op, &f, inner_sig, span)?, captures))
+            }
+        }
+    }
+
+    /// Copies a function's graph here, its `Arg(k)` inputs replaced by `args[k]`.
+    fn inline_graph(&mut self, g: &Graph, args: &[NodeId], span: Span) -> LowerResult<Vec<NodeId>> {
+        let live = g.live();
+        let mut map: Vec<Option<NodeId>> = vec![None; g.len()];
+        for id in g.ids() {
+            if !live[id.index()] {
+                continue;
+            }
+            let node = g.node(id);
+            let at = node.span.unwrap_or(span);
+            let new = match &node.op {
+                Op::Input { source: Source::Arg(k), .. } => args[*k as usize],
+                Op::Input { source, .. } => self.source(*source, at)?,
+                op => {
+                    let operands: Vec<NodeId> = g.args(id).iter().map(|a| map[a.index()].expect("operands first")).collect();
+                    self.add(op.clone(), &operands, at)?
+                }
+            };
+            map[id.index()] = Some(new);
+        }
+        Ok(g.outputs.iter().map(|o| map[o.index()].expect("outputs are live")).collect())
+    }
+}
+
+/// The types of a graph's `Arg` inputs, by number (all are present before simplification).
+fn arg_types(g: &Graph) -> Vec<Type> {
+    let mut args: Vec<(u32, Type)> = g
+        .ids()
+        .filter_map(|n| match g.op(n) {
+            Op::Input { source: Source::Arg(k), ty } => Some((*k, ty.clone())),
+            _ => None,
+        })
+        .collect();
+    args.sort_by_key(|(k, _)| *k);
+    args.into_iter().map(|(_, t)| t).collect()
+}
+
+/// A value of type `ty` from its leaves.
+fn assemble(ty: &Ty, leaves: &mut impl Iterator<Item = NodeId>) -> Value {
+    match ty {
+        Ty::Tensor(_) => Value::Node(leaves.next().expect("a leaf per tensor")),
+        Ty::Tuple(ts) => Value::Tuple(ts.iter().map(|t| assemble(t, leaves)).collect()),
+    }
+}
+
+/// The leaf numbers of argument `k` of a signature.
+fn leaf_range(sig: &Sig, k: usize) -> std::ops::Range<usize> {
+    let count = |t: &Ty| {
+        let mut v = Vec::new();
+        leaf_types(t, &mut v);
+        v.len()
+    };
+    let start: usize = sig.params[..k].iter().map(count).sum();
+    start..start + count(&sig.params[k])
+}
+
+/// A graph over `inputs` (as `Arg(0..)`) whose outputs `body` builds; simplified.
+fn compose(name: String, inputs: &[Type], body: impl FnOnce(&mut Emitter, &[NodeId]) -> Vec<NodeId>) -> Graph {
+    let mut e = Emitter::new(name);
+    let ins: Vec<NodeId> = inputs
+        .iter()
+        .enumerate()
+        .map(|(k, ty)| e.add(Op::Input { source: Source::Arg(k as u32), ty: ty.clone() }, &[]))
+        .collect();
+    let outs = body(&mut e, &ins);
+    e.graph.outputs = outs;
+    simplify(&e.graph)
+}
+
+/// The graph of `op` applied to the function `f` of signature `sig`.
+pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<FnGraph> {
+    let p = f.n_params;
+    let (params, caps) = f.inputs.split_at(p);
+    let mut ret = Vec::new();
+    leaf_types(&sig.ret, &mut ret);
+    let r = ret.len();
+    let name = format!("{}({})", op.name(), f.graph.name);
+    let not_linear = |e: NotLinear| {
+        Box::new(
+            Diagnostic::new(codes::BAD_JVP_RULE, format!("a `with jvp` rule uses its tangent non-linearly (in `{}`), so reverse mode cannot transpose it", e.op), e.span.unwrap_or(span), "not linear in the tangent")
+                .with_hint("a forward rule must be linear in the tangents: add and scale them, never multiply two of them or apply a function to one"),
+        )
+    };
+    let graph = match op {
+        Transform::Jvp => {
+            let seeds: Vec<(Source, Source)> =
+                (0..p).filter(|&i| params[i].dtype.is_float()).map(|i| (arg(i), arg_at(BASE, i))).collect();
+            let lin = simplify(&jvp(&f.graph, &seeds));
+            let inputs = [params, params, caps].concat();
+            let g = compose(name, &inputs, |e, ins| {
+                let outs = inline(e, &lin, &mut |_, k| {
+                    let k = k as usize;
+                    if k >= BASE as usize { ins[p + k - BASE as usize] } else if k < p { ins[k] } else { ins[2 * p + k - p] }
+                });
+                outs[r..].to_vec()
+            });
+            return Ok(FnGraph { graph: g, inputs, n_params: 2 * p });
+        }
+        Transform::Grad { wrt } | Transform::ValueAndGrad { wrt } => {
+            let wrt_sources: Vec<Source> = leaf_range(sig, wrt).map(arg).collect();
+            let v = vjp(&f.graph, &wrt_sources, &[arg_at(BASE, 0)]).map_err(not_linear)?;
+            let keep_value = matches!(op, Transform::ValueAndGrad { .. });
+            compose(name, &f.inputs, |e, ins| {
+                let outs = inline(e, &v, &mut |e, k| if k == BASE { e.splat(&ret[0], 1.0) } else { ins[k as usize] });
+                if keep_value { outs } else { outs[r..].to_vec() }
+            })
+        }
+        Transform::Vjp => {
+            let wrt: Vec<usize> = (0..p).filter(|&i| params[i].dtype.is_float()).collect();
+            let wrt_sources: Vec<Source> = wrt.iter().map(|&i| arg(i)).collect();
+            let cts: Vec<Source> = (0..r).map(|j| arg_at(BASE, j)).collect();
+            let v = vjp(&f.graph, &wrt_sources, &cts).map_err(not_linear)?;
+            let inputs = [params, &ret, caps].concat();
+            let g = compose(name, &inputs, |e, ins| {
+                let outs = inline(e, &v, &mut |_, k| {
+                    let k = k as usize;
+                    if k >= BASE as usize { ins[p + k - BASE as usize] } else if k < p { ins[k] } else { ins[p + r + k - p] }
+                });
+                (0..p)
+                    .map(|i| match wrt.iter().position(|&w| w == i) {
+                        Some(j) => outs[r + j],
+                        None => e.splat(&params[i], 0.0),
+                    })
+                    .collect()
+            });
+            return Ok(FnGraph { graph: g, inputs, n_params: p + r });
+        }
+        Transform::Jacobian { wrt, mode } => jacobian(f, sig, wrt, mode, &ret, name).map_err(not_linear)?,
+        Transform::Hessian { wrt } => {
+            let g = apply(Transform::Grad { wrt }, f, sig, span)?;
+            let gsig = Sig { params: sig.params.clone(), ret: sig.params[wrt].clone() };
+            let mut gret = Vec::new();
+            leaf_types(&gsig.ret, &mut gret);
+            jacobian(&g, &gsig, wrt, JacobianMode::Forward, &gret, name).map_err(not_linear)?
+        }
+        Transform::Hvp { wrt } => {
+            let g = apply(Transform::Grad { wrt }, f, sig, span)?;
+            let gsig = Sig { params: sig.params.clone(), ret: sig.params[wrt].clone() };
+            let mut h = apply(Transform::Jvp, &g, &gsig, span)?;
+            h.graph.name = name;
+            return Ok(h);
+        }
+        Transform::Taylor { .. } | Transform::Diff { .. } | Transform::Laplacian { .. } | Transform::RGrad { .. } | Transform::Vmap { .. } => {
+            return Err(unsupported(&format!("`{}`", op.name()), "Taylor mode, `rgrad` and `vmap` are later milestones of gradc; `gradc check` accepts this program", span));
+        }
+    };
+    Ok(FnGraph { graph, inputs: f.inputs.clone(), n_params: p })
+}
+
+fn arg(i: usize) -> Source {
+    Source::Arg(i as u32)
+}
+
+fn arg_at(base: u32, i: usize) -> Source {
+    Source::Arg(base + i as u32)
+}
+
+/// A constant of type `ty` that is 1 at flat position `i` and 0 elsewhere.
+fn basis(e: &mut Emitter, ty: &Type, i: usize) -> NodeId {
+    let mut values = vec![0.0; ty.len()];
+    values[i] = 1.0;
+    let t = Tensor::from_f64s(ty.dtype, ty.shape.clone(), &values).expect("the length is the shape's");
+    e.add(Op::Const(Const(std::sync::Arc::new(t))), &[])
+}
+
+/// `J[out…, in…]` of the single-tensor result with respect to argument `wrt` (one leaf):
+/// one JVP per input entry (forward) or one VJP per output entry (reverse), stacked.
+fn jacobian(f: &FnGraph, sig: &Sig, wrt: usize, mode: JacobianMode, ret: &[Type], name: String) -> Result<Graph, NotLinear> {
+    let a = leaf_range(sig, wrt).start;
+    let in_ty = f.inputs[a].clone();
+    let out_ty = ret[0].clone();
+    let (n, m) = (in_ty.len(), out_ty.len());
+    let r = ret.len();
+    let mut shape = out_ty.shape.clone();
+    shape.extend(&in_ty.shape);
+    let full = Type::new(out_ty.dtype, shape.clone());
+    if n == 0 || m == 0 {
+        return Ok(compose(name, &f.inputs, |e, _| vec![e.splat(&full, 0.0)]));
+    }
+    let graph = match mode {
+        JacobianMode::Forward => {
+            let lin = simplify(&jvp(&f.graph, &[(arg(a), arg_at(BASE, 0))]));
+            compose(name, &f.inputs, |e, ins| {
+                let cols: Vec<NodeId> = (0..n)
+                    .map(|j| {
+                        let outs = inline(e, &lin, &mut |e, k| if k == BASE { basis(e, &in_ty, j) } else { ins[k as usize] });
+                        e.reshape(outs[r], &[m, 1])
+                    })
+                    .collect();
+                let jac = e.add(Op::Concat { axis: 1 }, &cols);
+                vec![e.reshape(jac, &shape)]
+            })
+        }
+        JacobianMode::Reverse => {
+            let v = vjp(&f.graph, &[arg(a)], &[arg_at(BASE, 0)])?;
+            compose(name, &f.inputs, |e, ins| {
+                let rows: Vec<NodeId> = (0..m)
+                    .map(|i| {
+                        let outs = inline(e, &v, &mut |e, k| if k == BASE { basis(e, &out_ty, i) } else { ins[k as usize] });
+                        e.reshape(outs[r], &[1, n])
+                    })
+                    .collect();
+                let jac = e.add(Op::Concat { axis: 0 }, &rows);
+                vec![e.reshape(jac, &shape)]
+            })
+        }
+    };
+    Ok(graph)
+}
