@@ -50,6 +50,15 @@ enum Command {
         /// The graph as lowered, before simplification.
         #[arg(long)]
         raw: bool,
+        /// The graph of the function's gradient (with respect to its first argument).
+        #[arg(long, conflicts_with_all = ["jvp", "hessian"])]
+        grad: bool,
+        /// The graph of its Jacobian-vector product.
+        #[arg(long, conflicts_with = "hessian")]
+        jvp: bool,
+        /// The graph of its Hessian (with respect to its first argument).
+        #[arg(long)]
+        hessian: bool,
     },
 }
 
@@ -83,15 +92,26 @@ fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Ir { file, function, raw } => {
+        Command::Ir { file, function, raw, grad, jvp, hessian } => {
             let Some(checked) = check(&file) else { return ExitCode::from(1) };
-            ir(&checked, function.as_deref(), raw)
+            use gradc::compiler::check::hir::Transform;
+            let transform = if grad {
+                Some(Transform::Grad { wrt: 0 })
+            } else if jvp {
+                Some(Transform::Jvp)
+            } else if hessian {
+                Some(Transform::Hessian { wrt: 0 })
+            } else {
+                None
+            };
+            ir(&checked, function.as_deref(), raw, transform)
         }
     }
 }
 
-/// Prints the graphs of the functions (all, or the instances of `name`).
-fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool) -> ExitCode {
+/// Prints the graphs of the functions (all, or the instances of `name`), or of a derivative
+/// of each.
+fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool, transform: Option<gradc::compiler::check::hir::Transform>) -> ExitCode {
     use gradc::compiler::check::hir::FnId;
     use gradc::compiler::{ir::print, lower, passes::simplify::simplify};
     let program = &checked.program;
@@ -108,20 +128,22 @@ fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool) 
     }
     let mut out = std::io::stdout().lock();
     for (k, i) in chosen.into_iter().enumerate() {
-        let graph = match lower::lower_fn(program, FnId(i as u32)) {
+        let graph = match transform {
+            None => lower::lower_fn(program, FnId(i as u32)).map(|g| if raw { g } else { simplify(&g) }),
+            Some(t) => lower::transform_fn(program, FnId(i as u32), t),
+        };
+        let graph = match graph {
             Ok(g) => g,
             Err(d) => {
                 eprint!("{}", d.render(&checked.sources, std::io::stderr().is_terminal()));
                 return ExitCode::from(1);
             }
         };
-        let graph = if raw { graph } else { simplify(&graph) };
         let sep = if k > 0 { "\n" } else { "" };
         let _ = write!(out, "{sep}{}", print::print(&graph));
     }
     ExitCode::SUCCESS
 }
-
 /// Checks a file, printing its diagnostics; `None` on any error.
 fn check(file: &std::path::Path) -> Option<gradc::compiler::check::Checked> {
     let checked = match gradc::compiler::check::check_file(file) {

@@ -181,6 +181,34 @@ pub enum Op {
     ArgMax { axis: Option<usize> },
     /// `[…, m, k] @ […, k, n] -> […, m, n]`: ranks 2 or 3, equal batch dimensions.
     MatMul,
+    /// A function with its own forward rule (`with jvp`): operands are the function's
+    /// argument leaves, then one leaf of its result, which is also the op's value. The JVP
+    /// pass differentiates the `rule` graph instead of the function's body; `output` says
+    /// which of the rule's outputs is this leaf's tangent.
+    Custom { rule: Rule, output: usize },
+}
+
+/// A user forward rule as a graph: inputs `Arg(0..n)` are the primal argument leaves,
+/// `Arg(n..2n)` their tangents; outputs are the tangents of the result's leaves. Compared
+/// and hashed by identity: one rule per function instance.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub graph: Arc<super::Graph>,
+    pub name: Arc<str>,
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Rule) -> bool {
+        Arc::ptr_eq(&self.graph, &other.graph)
+    }
+}
+
+impl Eq for Rule {}
+
+impl Hash for Rule {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.graph).hash(state);
+    }
 }
 
 impl UnaryOp {
@@ -290,6 +318,7 @@ impl Op {
             },
             Op::ArgMax { .. } => "argmax",
             Op::MatMul => "matmul",
+            Op::Custom { .. } => "custom_jvp",
         }
     }
 
@@ -314,6 +343,7 @@ impl Op {
             Op::Concat { axis } | Op::Gather { axis } => format!("axis={axis}"),
             Op::Reduce { axes, .. } => format!("axes={axes:?}"),
             Op::ArgMax { axis: Some(a) } => format!("axis={a}"),
+            Op::Custom { rule, output } => format!("{}#{output}", rule.name),
             _ => String::new(),
         }
     }
@@ -494,6 +524,10 @@ impl Op {
                 shape.push(b.shape[r - 1]);
                 Ok(Type::new(a.dtype, shape))
             }
+            Op::Custom { .. } => match args.last() {
+                Some(t) => Ok((*t).clone()),
+                None => Err("`custom_jvp` needs its value as the last operand".into()),
+            },
         }
     }
 }

@@ -22,6 +22,7 @@ use gradc_runtime::tensor::{DType, Tensor};
 use crate::check::hir::{self, Body, FnId, LocalId, Pattern, Program};
 use crate::check::types::{Elem, Ty};
 use crate::diag::{codes, Diagnostic};
+use crate::ir::op::Rule;
 use crate::ir::{Graph, NodeId, Op, Source, Type};
 use crate::source::Span;
 
@@ -86,13 +87,13 @@ pub fn leaf_types(ty: &Ty, out: &mut Vec<Type>) {
 pub fn lower_fn(program: &Program, id: FnId) -> LowerResult<Graph> {
     let f = &program.fns[id.index()];
     let mut cx = Lowerer::new(program, &f.name);
-    let mut frame = Frame::new(&f.body);
+    let mut args = Vec::with_capacity(f.params.len());
     for &p in &f.params {
         let ty = f.body.locals[p.index()].ty.clone();
-        let v = cx.inputs_for(&ty, f.span)?;
-        frame.set(p, v);
+        args.push(cx.inputs_for(&ty, f.span)?);
     }
-    let v = cx.expr(&mut frame, &f.body.value)?;
+    // Through `call_fn`, so that a `with jvp` rule marks the result as it does at a call.
+    let v = cx.call_fn(id, args, f.span)?;
     Ok(cx.finish(&[v]))
 }
 
@@ -139,11 +140,13 @@ struct Lowerer<'p> {
     depth: usize,
     /// The number of the next `Source::Arg` input.
     next_arg: u32,
+    /// The `with jvp` rules lowered so far.
+    rules: Vec<(FnId, Rule)>,
 }
 
 impl<'p> Lowerer<'p> {
     fn new(program: &'p Program, name: &str) -> Lowerer<'p> {
-        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0, next_arg: 0 }
+        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0, next_arg: 0, rules: Vec::new() }
     }
 
     fn finish(mut self, values: &[Value]) -> Graph {
@@ -243,13 +246,62 @@ impl<'p> Lowerer<'p> {
         if self.depth > 256 {
             return Err(Box::new(Diagnostic::new(codes::GRAPH_TOO_LARGE, "calls nest more than 256 deep", span, "in this call")));
         }
+        let mut arg_leaves = Vec::new();
+        args.iter().for_each(|a| a.leaves(&mut arg_leaves));
         let mut frame = Frame::new(&f.body);
         for (&p, v) in f.params.iter().zip(args) {
             frame.set(p, v);
         }
         let v = self.expr(&mut frame, &f.body.value);
         self.depth -= 1;
-        v
+        let v = v?;
+        if f.jvp_rule.is_none() {
+            return Ok(v);
+        }
+        // Mark each result leaf with the function's own forward rule.
+        let rule = self.rule(id, span)?;
+        let mut outs = Vec::new();
+        v.leaves(&mut outs);
+        let mut marked = Vec::with_capacity(outs.len());
+        for (i, o) in outs.into_iter().enumerate() {
+            let mut operands = arg_leaves.clone();
+            operands.push(o);
+            marked.push(self.add(Op::Custom { rule: rule.clone(), output: i }, &operands, span)?);
+        }
+        Ok(transform::assemble(&f.ret, &mut marked.into_iter()))
+    }
+
+    /// The graph of a function's `with jvp` rule (see `Op::Custom`), made once per function.
+    fn rule(&mut self, id: FnId, span: Span) -> LowerResult<Rule> {
+        if let Some((_, r)) = self.rules.iter().find(|(f, _)| *f == id) {
+            return Ok(r.clone());
+        }
+        let f = &self.program.fns[id.index()];
+        let rule = f.jvp_rule.as_ref().expect("only called for functions with a rule");
+        let mut cx = Lowerer::new(self.program, &format!("jvp rule of {}", f.name));
+        cx.depth = self.depth + 1;
+        let mut frame = Frame::new(&f.body);
+        for &p in rule.primals.iter().chain(&rule.tangents) {
+            let ty = f.body.locals[p.index()].ty.clone();
+            let v = cx.inputs_for(&ty, span)?;
+            frame.set(p, v);
+        }
+        let n_primals = rule.primals.iter().map(|p| {
+            let mut leaves = Vec::new();
+            leaf_types(&f.body.locals[p.index()].ty, &mut leaves);
+            leaves.len()
+        }).sum();
+        let v = cx.expr(&mut frame, &rule.value)?;
+        let graph = crate::passes::simplify::simplify(&cx.finish(&[v]));
+        crate::passes::transpose::check_linear(&graph, n_primals).map_err(|e| {
+            Box::new(
+                Diagnostic::new(codes::BAD_JVP_RULE, format!("this forward rule is not linear in its tangents (`{}` of a tangent)", e.op), e.span.unwrap_or(rule.value.span), "not linear in the tangent")
+                    .with_hint("a forward rule must be linear in the tangents: add them and scale them by primal values; never multiply two of them or apply a function to one"),
+            )
+        })?;
+        let r = Rule { graph: std::sync::Arc::new(graph), name: f.name.as_str().into() };
+        self.rules.push((id, r.clone()));
+        Ok(r)
     }
 
     fn bind(&mut self, frame: &mut Frame, pattern: &Pattern, v: Value) {
@@ -292,4 +344,28 @@ impl<'p> Lowerer<'p> {
 
 fn internal(message: &str, span: Span) -> Box<Diagnostic> {
     Box::new(Diagnostic::new(codes::INTERNAL, format!("internal error while lowering: {message}"), span, "here").with_hint("this is a bug in gradc; please report it with this program"))
+}
+
+/// The graph of a derivative operator applied to one function of the program (for
+/// `gradc ir --grad` and friends); simplified. Errors if the operator does not apply.
+pub fn transform_fn(program: &Program, id: FnId, op: hir::Transform) -> LowerResult<Graph> {
+    let f = &program.fns[id.index()];
+    let params: Vec<Ty> = f.params.iter().map(|p| f.body.locals[p.index()].ty.clone()).collect();
+    let sig = hir::Sig { params, ret: f.ret.clone() };
+    let scalar_float = matches!(&f.ret, Ty::Tensor(t) if t.shape.is_empty() && t.elem.is_float());
+    let first_float = matches!(sig.params.first(), Some(Ty::Tensor(t)) if t.elem.is_float());
+    let applies = match op {
+        hir::Transform::Grad { .. } | hir::Transform::Hessian { .. } => scalar_float && first_float,
+        _ => true,
+    };
+    if !applies {
+        return Err(Box::new(
+            Diagnostic::new(codes::GRAD_NOT_SCALAR, format!("`{}` of `{}` needs a scalar float result and a float first argument", op.name(), f.name), f.span, "this function")
+                .with_hint("pick a function with `--fn NAME`"),
+        ));
+    }
+    let graph = lower_fn(program, id)?;
+    let inputs = transform::arg_types(&graph);
+    let fg = FnGraph { n_params: inputs.len(), inputs, graph };
+    Ok(transform::apply(op, &fg, &sig, f.span)?.graph)
 }

@@ -116,7 +116,7 @@ impl Lowerer<'_> {
 }
 
 /// The types of a graph's `Arg` inputs, by number (all are present before simplification).
-fn arg_types(g: &Graph) -> Vec<Type> {
+pub(super) fn arg_types(g: &Graph) -> Vec<Type> {
     let mut args: Vec<(u32, Type)> = g
         .ids()
         .filter_map(|n| match g.op(n) {
@@ -129,7 +129,7 @@ fn arg_types(g: &Graph) -> Vec<Type> {
 }
 
 /// A value of type `ty` from its leaves.
-fn assemble(ty: &Ty, leaves: &mut impl Iterator<Item = NodeId>) -> Value {
+pub(super) fn assemble(ty: &Ty, leaves: &mut impl Iterator<Item = NodeId>) -> Value {
     match ty {
         Ty::Tensor(_) => Value::Node(leaves.next().expect("a leaf per tensor")),
         Ty::Tuple(ts) => Value::Tuple(ts.iter().map(|t| assemble(t, leaves)).collect()),

@@ -18,6 +18,7 @@
 use gradc_runtime::tensor::DType;
 
 use super::emit::Emitter;
+use super::inline::inline;
 use crate::ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Source, UnaryOp};
 
 /// The JVP graph of `g`. `seeds` pairs inputs of `g` (by source) with the sources of their
@@ -268,6 +269,16 @@ fn rule(e: &mut Emitter, op: &Op, x: &[NodeId], t: &[Option<NodeId>], y: NodeId)
             let l = t[0].map(|t0| e.add(Op::MatMul, &[t0, x[1]]));
             let r = t[1].map(|t1| e.add(Op::MatMul, &[x[0], t1]));
             sum(e, l, r)
+        }
+        Op::Custom { rule, output } => {
+            // The user's rule, applied to the primal arguments and their tangents.
+            let n = x.len() - 1;
+            let tangents: Vec<NodeId> = (0..n).map(|i| dense(e, i)).collect();
+            let outs = inline(e, &rule.graph, &mut |_, k| {
+                let k = k as usize;
+                if k < n { x[k] } else { tangents[k - n] }
+            });
+            Some(outs[*output])
         }
     }
 }

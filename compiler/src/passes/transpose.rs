@@ -282,3 +282,27 @@ fn scatter(e: &mut Emitter, c: NodeId, i: NodeId, axis: usize, x: &Type) -> Node
     let zero = e.zeros_like(c);
     e.select(hit, c, zero)
 }
+
+/// Checks that a forward rule's graph (inputs `Arg(0..n)` primals, `Arg(n..)` tangents;
+/// outputs tangents) is linear in its tangents, by transposing it.
+pub fn check_linear(rule: &Graph, n_primals: usize) -> Result<(), NotLinear> {
+    let mut e = Emitter::new(rule.name.clone());
+    let mut inputs: Vec<(u32, NodeId)> = Vec::new();
+    let outs = super::inline::inline(&mut e, rule, &mut |e, k| {
+        if let Some(&(_, n)) = inputs.iter().find(|(j, _)| *j == k) {
+            return n;
+        }
+        let ty = rule.ids().find_map(|n| match rule.op(n) {
+            Op::Input { source: Source::Arg(j), ty } if *j == k => Some(ty.clone()),
+            _ => None,
+        });
+        let ty = ty.expect("an inlined input exists");
+        let source = if (k as usize) < n_primals { Source::Arg(k) } else { Source::Arg(TANGENT_BASE + k - n_primals as u32) };
+        let n = e.add(Op::Input { source, ty }, &[]);
+        inputs.push((k, n));
+        n
+    });
+    e.graph.outputs = outs;
+    let cts: Vec<Source> = (0..rule.outputs.len()).map(|j| Source::Arg(j as u32 + (1 << 28))).collect();
+    transpose(&e.graph, 0, &[], &cts).map(|_| ())
+}
