@@ -47,6 +47,11 @@ fn same_f32(a: f32, b: f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+/// An op with its reference function.
+type Rule<T, U> = (BinaryOp, fn(T, T) -> U);
+/// A reduction with its identity and reference combining function.
+type Fold<T> = (ReduceOp, T, fn(T, T) -> T);
+
 fn input(g: &mut Graph, source: Source, t: &Tensor) -> NodeId {
     g.add(Op::Input { source, ty: type_of(t) }, &[]).unwrap()
 }
@@ -243,7 +248,7 @@ fn unary_f64_matches_std_on_edge_values() {
             continue;
         }
         let want: Vec<f64> = F64_EDGES.iter().map(|&e| ref_unary_f64(op, e)).collect();
-        check_f64(&ok(Op::Unary(op), &[x.clone()]), &[F64_EDGES.len()], &want, op.name());
+        check_f64(&ok(Op::Unary(op), std::slice::from_ref(&x)), &[F64_EDGES.len()], &want, op.name());
         tested += 1;
     }
     assert_eq!(tested, 17);
@@ -257,7 +262,7 @@ fn unary_f32_matches_std_on_edge_values() {
             continue;
         }
         let want: Vec<f32> = F32_EDGES.iter().map(|&e| ref_unary_f32(op, e)).collect();
-        check_f32(&ok(Op::Unary(op), &[x.clone()]), &[F32_EDGES.len()], &want, op.name());
+        check_f32(&ok(Op::Unary(op), std::slice::from_ref(&x)), &[F32_EDGES.len()], &want, op.name());
     }
 }
 
@@ -316,8 +321,8 @@ fn unary_i64_wraps() {
     let abs: Vec<i64> = I64_EDGES.iter().map(|&v| if v < 0 { 0i64.wrapping_sub(v) } else { v }).collect();
     let sign: Vec<i64> = I64_EDGES.iter().map(|&v| (v > 0) as i64 - (v < 0) as i64).collect();
     let n = I64_EDGES.len();
-    check_i64(&ok(Op::Unary(UnaryOp::Neg), &[x.clone()]), &[n], &neg, "neg");
-    check_i64(&ok(Op::Unary(UnaryOp::Abs), &[x.clone()]), &[n], &abs, "abs");
+    check_i64(&ok(Op::Unary(UnaryOp::Neg), std::slice::from_ref(&x)), &[n], &neg, "neg");
+    check_i64(&ok(Op::Unary(UnaryOp::Abs), std::slice::from_ref(&x)), &[n], &abs, "abs");
     check_i64(&ok(Op::Unary(UnaryOp::Sign), &[x]), &[n], &sign, "sign");
     let m = ok(Op::Unary(UnaryOp::Abs), &[Tensor::scalar_i64(i64::MIN)]);
     check_i64(&m, &[], &[i64::MIN], "abs(MIN) wraps");
@@ -433,7 +438,7 @@ fn binary_i64_wraps_and_truncates() {
     let pairs = || a.iter().zip(&b).map(|(&p, &q)| (p as i128, q as i128));
     // Wrapping computed through i128 and truncation of its low 64 bits.
     let wrap = |v: i128| v as i64;
-    let arith: [(BinaryOp, fn(i128, i128) -> i128); 5] = [
+    let arith: [Rule<i128, i128>; 5] = [
         (BinaryOp::Add, |p, q| p + q),
         (BinaryOp::Sub, |p, q| p - q),
         (BinaryOp::Mul, |p, q| p * q),
@@ -444,7 +449,7 @@ fn binary_i64_wraps_and_truncates() {
         let want: Vec<i64> = pairs().map(|(p, q)| wrap(f(p, q))).collect();
         check_i64(&ok(Op::Binary(op), &[ta.clone(), tb.clone()]), &[n], &want, op.name());
     }
-    let cmps: [(BinaryOp, fn(i128, i128) -> bool); 6] = [
+    let cmps: [Rule<i128, bool>; 6] = [
         (BinaryOp::Eq, |p, q| p == q),
         (BinaryOp::Ne, |p, q| p != q),
         (BinaryOp::Lt, |p, q| p < q),
@@ -530,12 +535,12 @@ fn powi_is_binary_exponentiation() {
     let x = f64s(&[xs.len()], &xs);
     for n in ns {
         let want: Vec<f64> = xs.iter().map(|&v| ref_powi_f64(v, n)).collect();
-        check_f64(&ok(Op::PowInt(n), &[x.clone()]), &[xs.len()], &want, &format!("powi {n}"));
+        check_f64(&ok(Op::PowInt(n), std::slice::from_ref(&x)), &[xs.len()], &want, &format!("powi {n}"));
     }
     let x32 = f32s(&[F32_EDGES.len()], F32_EDGES);
     for n in ns {
         let want: Vec<f32> = F32_EDGES.iter().map(|&v| ref_powi_f32(v, n)).collect();
-        check_f32(&ok(Op::PowInt(n), &[x32.clone()]), &[F32_EDGES.len()], &want, &format!("powi f32 {n}"));
+        check_f32(&ok(Op::PowInt(n), std::slice::from_ref(&x32)), &[F32_EDGES.len()], &want, &format!("powi f32 {n}"));
     }
     let one = |x: f64, n| ok(Op::PowInt(n), &[Tensor::scalar_f64(x)]).as_f64().unwrap()[0];
     assert_eq!(one(f64::NAN, 0), 1.0, "x^0 is 1 even for NaN");
@@ -573,7 +578,7 @@ fn select_picks_elementwise() {
 
 #[test]
 fn convert_edge_cases() {
-    let conv = |t: &Tensor, to| ok(Op::Convert { to }, &[t.clone()]);
+    let conv = |t: &Tensor, to| ok(Op::Convert { to }, std::slice::from_ref(t));
     let xs = [2.9, -2.9, -0.0, 0.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e20, -1e20, 9.3e18, 1e-310, 1e40];
     let x = f64s(&[xs.len()], &xs);
     let n = xs.len();
@@ -687,7 +692,7 @@ proptest! {
 fn reshape_keeps_row_major_order() {
     let x = f64s(&[2, 3], &count(6));
     for shape in [vec![3, 2], vec![6], vec![1, 6, 1], vec![2, 3]] {
-        check_f64(&ok(Op::Reshape { shape: shape.clone() }, &[x.clone()]), &shape, &count(6), "reshape");
+        check_f64(&ok(Op::Reshape { shape: shape.clone() }, std::slice::from_ref(&x)), &shape, &count(6), "reshape");
     }
     let r = ok(Op::Reshape { shape: vec![] }, &[i64s(&[1, 1], &[9])]);
     check_i64(&r, &[], &[9], "to a scalar");
@@ -712,7 +717,7 @@ fn transpose_every_permutation_of_rank_3() {
                 flatten(&src, &shape) as f64
             })
             .collect();
-        let r = ok(Op::Transpose { perm: perm.to_vec() }, &[x.clone()]);
+        let r = ok(Op::Transpose { perm: perm.to_vec() }, std::slice::from_ref(&x));
         check_f64(&r, &out_shape, &want, &format!("perm {perm:?}"));
     }
     let r = ok(Op::Transpose { perm: vec![1, 0] }, &[bools(&[2, 2], &[true, true, false, false])]);
@@ -744,7 +749,7 @@ fn slices() {
                 flatten(&src, &shape) as f64
             })
             .collect();
-        let r = ok(Op::Slice { starts: starts.to_vec(), ends: ends.to_vec() }, &[x.clone()]);
+        let r = ok(Op::Slice { starts: starts.to_vec(), ends: ends.to_vec() }, std::slice::from_ref(&x));
         check_f64(&r, &out_shape, &want, &format!("{starts:?}..{ends:?}"));
     }
     let r = ok(Op::Slice { starts: vec![1], ends: vec![3] }, &[i64s(&[4], &[1, 2, 3, 4])]);
@@ -867,7 +872,7 @@ fn subsets3() -> Vec<Vec<usize>> {
 }
 
 fn reduce(op: ReduceOp, axes: &[usize], x: &Tensor) -> Tensor {
-    ok(Op::Reduce { op, axes: axes.to_vec() }, &[x.clone()])
+    ok(Op::Reduce { op, axes: axes.to_vec() }, std::slice::from_ref(x))
 }
 
 #[test]
@@ -886,7 +891,7 @@ fn float_reductions_over_every_axis_subset() {
     let x32 = f32s(&shape, &v32);
     for axes in subsets3() {
         let what = |op: ReduceOp| format!("{} over {axes:?}", op.name());
-        let table: [(ReduceOp, f64, fn(f64, f64) -> f64); 4] = [
+        let table: [Fold<f64>; 4] = [
             (ReduceOp::Sum, 0.0, |a, b| a + b),
             (ReduceOp::Prod, 1.0, |a, b| a * b),
             (ReduceOp::Max, f64::NEG_INFINITY, ref_max),
@@ -896,7 +901,7 @@ fn float_reductions_over_every_axis_subset() {
             let (s, want) = ref_reduce(&v, &shape, &axes, id, f);
             check_f64(&reduce(op, &axes, &x), &s, &want, &what(op));
         }
-        let table32: [(ReduceOp, f32, fn(f32, f32) -> f32); 4] = [
+        let table32: [Fold<f32>; 4] = [
             (ReduceOp::Sum, 0.0, |a, b| a + b),
             (ReduceOp::Prod, 1.0, |a, b| a * b),
             (ReduceOp::Max, f32::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f32::NAN } else if b > a { b } else { a }),
@@ -919,7 +924,7 @@ fn integer_and_bool_reductions_over_every_axis_subset() {
     let b: Vec<bool> = (0..24).map(|i| i % 3 != 0 || i == 9).collect();
     let (x, xb) = (i64s(&shape, &v), bools(&shape, &b));
     for axes in subsets3() {
-        let table: [(ReduceOp, i64, fn(i64, i64) -> i64); 4] = [
+        let table: [Fold<i64>; 4] = [
             (ReduceOp::Sum, 0, |a, b| (a as i128 + b as i128) as i64),
             (ReduceOp::Prod, 1, |a, b| (a as i128 * b as i128) as i64),
             (ReduceOp::Max, i64::MIN, |a, b| if b > a { b } else { a }),
@@ -929,7 +934,7 @@ fn integer_and_bool_reductions_over_every_axis_subset() {
             let (s, want) = ref_reduce(&v, &shape, &axes, id, f);
             check_i64(&reduce(op, &axes, &x), &s, &want, &format!("{} over {axes:?}", op.name()));
         }
-        let table: [(ReduceOp, bool, fn(bool, bool) -> bool); 3] = [
+        let table: [Fold<bool>; 3] = [
             (ReduceOp::All, true, |a, b| a && b),
             (ReduceOp::Any, false, |a, b| a || b),
             (ReduceOp::Parity, false, |a, b| a != b),
@@ -1012,7 +1017,7 @@ proptest! {
     fn reductions_match_a_naive_loop((shape, v, mask) in reduce_case()) {
         let axes: Vec<usize> = (0..shape.len()).filter(|i| mask >> i & 1 == 1).collect();
         let x = f64s(&shape, &v);
-        let table: [(ReduceOp, f64, fn(f64, f64) -> f64); 4] = [
+        let table: [Fold<f64>; 4] = [
             (ReduceOp::Sum, 0.0, |a, b| a + b),
             (ReduceOp::Prod, 1.0, |a, b| a * b),
             (ReduceOp::Max, f64::NEG_INFINITY, ref_max),
@@ -1044,7 +1049,7 @@ fn ref_argmax(v: &[f64]) -> Option<i64> {
 
 #[test]
 fn argmax_cases() {
-    let am = |axis, t: &Tensor| eval(Op::ArgMax { axis }, &[t.clone()]);
+    let am = |axis, t: &Tensor| eval(Op::ArgMax { axis }, std::slice::from_ref(t));
     let flat = |v: &[f64]| am(None, &f64s(&[v.len()], v));
     check_i64(&flat(&[1.0, 3.0, 3.0, 2.0]).unwrap(), &[], &[1], "first of ties");
     check_i64(&flat(&[1.0, f64::NAN, 5.0, f64::NAN]).unwrap(), &[], &[1], "first NaN");
@@ -1175,7 +1180,7 @@ fn outputs_used_twice_and_inputs_as_outputs() {
     let y = g.add(Op::Binary(BinaryOp::Mul), &[xi, pb]).unwrap();
     let z = g.add(Op::Binary(BinaryOp::Add), &[y, y]).unwrap();
     g.outputs = vec![z, y, xi, z, di, y];
-    let outs = run(&g, &Inputs { args: &[x.clone()], params: &[p], data: &[d.clone()] }).unwrap();
+    let outs = run(&g, &Inputs { args: std::slice::from_ref(&x), params: &[p], data: std::slice::from_ref(&d) }).unwrap();
     assert_eq!(outs.len(), 6);
     check_f64(&outs[0], &[2], &[6.0, -12.0], "z");
     check_f64(&outs[1], &[2], &[3.0, -6.0], "y");

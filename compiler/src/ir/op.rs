@@ -110,11 +110,22 @@ impl Const {
     }
 
     /// The value of every element if they are all the same (a splat), as `f64`.
+    /// For an `i64` constant, only where the value is exact as an `f64`.
     pub fn splat(&self) -> Option<f64> {
         let t = &self.0;
-        let first = t.data().get_f64(0.min(t.len().saturating_sub(1)));
-        let same = self.bits().collect::<Vec<_>>().windows(2).all(|w| w[0] == w[1]);
-        (t.len() > 0 && same).then_some(first)
+        if t.is_empty() {
+            return None;
+        }
+        let mut bits = self.bits();
+        let first = bits.next()?;
+        if !bits.all(|b| b == first) {
+            return None;
+        }
+        let v = t.data().get_f64(0);
+        match t.data() {
+            Buffer::I64(x) if v as i64 != x[0] || x[0] == i64::MIN => None,
+            _ => Some(v),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use gradc_runtime::tensor::{Buffer, DType, Tensor};
 
 use crate::ir::op::Const;
-use crate::ir::{BinaryOp, Graph, NodeId, Op, UnaryOp};
+use crate::ir::{BinaryOp, Graph, NodeId, Op, Type, UnaryOp};
 
 /// Largest result (in elements) that folding makes into a constant when it is larger than
 /// its operands together: folding must not turn `broadcast(0.0)` into a megabyte of zeros.
@@ -49,7 +49,8 @@ pub fn fold_node(graph: &Graph, id: NodeId) -> Option<Const> {
         }
     }
     let input: usize = tensors.iter().map(|t| t.len()).sum();
-    if node.ty.len() > input.max(FOLD_EXPANSION_LIMIT) {
+    // A broadcast constant stays a broadcast: it keeps splats visible to the identities.
+    if node.ty.len() > input.max(FOLD_EXPANSION_LIMIT) || matches!(node.op, Op::Broadcast { .. }) {
         return None;
     }
     crate::interp::eval_op(&node.op, &node.ty, &tensors).ok().map(|t| Const(Arc::new(t)))
@@ -199,12 +200,46 @@ impl Builder {
         }
     }
 
+    /// An elementwise op whose operands are all splats (one value broadcast), computed once
+    /// on the scalars and broadcast: `neg(broadcast(1.0))` is `broadcast(-1.0)`.
+    fn fold_splats(&mut self, op: &Op, args: &[NodeId]) -> Option<NodeId> {
+        let elementwise = matches!(op, Op::Unary(_) | Op::Binary(_) | Op::PowInt(_) | Op::Select | Op::Convert { .. });
+        if !elementwise || args.is_empty() {
+            return None;
+        }
+        let mut scalars = Vec::with_capacity(args.len());
+        for &a in args {
+            let v = self.splat(a)?;
+            let t = Tensor::from_f64s(self.graph.ty(a).dtype, vec![], &[v]).expect("a scalar has one element");
+            scalars.push(t);
+        }
+        let shape = self.graph.ty(args[0]).shape.clone();
+        let arg_tys: Vec<Type> = scalars.iter().map(|t| Type::scalar(t.dtype())).collect();
+        let refs: Vec<&Type> = arg_tys.iter().collect();
+        let ty = op.result_type(&refs).ok()?;
+        let refs: Vec<&Tensor> = scalars.iter().collect();
+        let value = crate::interp::eval_op(op, &ty, &refs).ok()?;
+        let c = self.add(Op::Const(Const(Arc::new(value))), vec![]);
+        Some(if shape.is_empty() { c } else { self.add(Op::Broadcast { shape }, vec![c]) })
+    }
+
     /// The algebraic identities. Each returns a node computing exactly the same bits.
     fn rewrite(&mut self, op: &Op, args: &[NodeId]) -> Rewrite {
         use BinaryOp::*;
         let dtype = args.first().map(|&a| self.graph.ty(a).dtype);
         let int = dtype == Some(DType::I64);
+        if let Some(n) = self.fold_splats(op, args) {
+            return Rewrite::Use(n);
+        }
         match op {
+            // A constant with one value everywhere: a scalar, broadcast.
+            Op::Const(c) if c.tensor().rank() > 0 && c.splat().is_some() => {
+                let t = c.tensor();
+                let v = c.splat().expect("checked");
+                let s = Tensor::from_f64s(t.dtype(), vec![], &[v]).expect("a scalar has one element");
+                let s = self.add(Op::Const(Const(Arc::new(s))), vec![]);
+                return Rewrite::Build(Op::Broadcast { shape: t.shape().to_vec() }, vec![s]);
+            }
             Op::Binary(b) => {
                 let (x, y) = (args[0], args[1]);
                 match b {
@@ -252,6 +287,11 @@ impl Builder {
                 }
             }
             Op::Reshape { shape } | Op::Broadcast { shape } if self.graph.ty(args[0]).shape == *shape => return Rewrite::Use(args[0]),
+            Op::Broadcast { shape } => {
+                if let Op::Broadcast { .. } = self.graph.op(args[0]) {
+                    return Rewrite::Build(Op::Broadcast { shape: shape.clone() }, vec![self.graph.args(args[0])[0]]);
+                }
+            }
             Op::Reshape { shape } => {
                 if let Op::Reshape { .. } = self.graph.op(args[0]) {
                     return Rewrite::Build(Op::Reshape { shape: shape.clone() }, vec![self.graph.args(args[0])[0]]);

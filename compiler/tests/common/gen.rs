@@ -33,7 +33,7 @@ use gradc_compiler::ir::Graph;
 use gradc_compiler::lower::lower_fn;
 use gradc_runtime::rng::Rng;
 use gradc_runtime::tensor::{DType, Tensor};
-use proptest::prelude::RngCore;
+use proptest::prelude::Rng as _;
 use proptest::strategy::{NewTree, Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
 
@@ -1576,7 +1576,7 @@ fn axis_arg(axis: Option<i64>) -> String {
 }
 
 fn list(xs: &[Node]) -> String {
-    xs.iter().map(expr).collect::<Vec<_>>().join(", ")
+    xs.iter().map(operand).collect::<Vec<_>>().join(", ")
 }
 
 /// `n` as a full expression.
@@ -1841,13 +1841,8 @@ fn collect_features(n: &Node, out: &mut BTreeSet<&'static str>, calls: &mut BTre
     }
 }
 
-/// The number of nodes of `f`'s body and the helpers (a measure of size, for tests).
-pub fn size(p: &GenProgram) -> usize {
-    p.source.len()
-}
-
-#[doc(hidden)]
-pub fn tree_size_for_tests(t: &ProgramTree) -> usize {
+/// The number of nodes of the current program's trees (`f`'s body and the helpers').
+pub fn tree_size(t: &ProgramTree) -> usize {
     t.cur.body.count() + t.cur.helpers.iter().flatten().map(|h| match h {
         Helper::Elementwise(a) => a.count(),
         Helper::Tuple(a, b) => a.count() + b.count(),
