@@ -197,7 +197,9 @@ fn simplify_preserves_values() {
     for seed in 0..200 {
         let opts = GenOptions { max_depth: 5, scalar_out: seed % 2 == 0, smooth_only: false };
         let p = gen::generate(1000 + seed, opts);
+        eprintln!("seed {seed} len {}\n{}", p.source.len(), p.source);
         let g = gen::compile(&p);
+        eprintln!("compiled {} nodes", g.len());
         let s = simplify(&g);
         verify(&s).unwrap_or_else(|e| panic!("{}\nsimplified graph does not verify: {e}", p.source));
         let args = gen::random_args(&p, seed);

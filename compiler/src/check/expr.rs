@@ -799,8 +799,13 @@ pub(super) fn coerce(e: &mut hir::Expr, elem: Elem) {
                 *lit = Literal::Float(i as f64);
             }
         }
-        ExprKind::Local(_) | ExprKind::Call(..) | ExprKind::Index(..) => {
-            let inner = std::mem::replace(e, mk(ExprKind::Tuple(vec![]), Ty::Tuple(vec![]), e.span));
+        // An element of a weak tensor: the tensor takes the type.
+        ExprKind::Index(base, _) => coerce(base, elem),
+        ExprKind::Local(_) | ExprKind::Call(..) => {
+            // The value keeps its own (defaulted) type and is converted; defaulting it now
+            // means a later `default_weak` finds nothing weak inside to wrap again.
+            let mut inner = std::mem::replace(e, mk(ExprKind::Tuple(vec![]), Ty::Tuple(vec![]), e.span));
+            default_weak(&mut inner);
             *e = mk(ExprKind::Convert(Box::new(inner)), Ty::Tensor(target), e.span);
             return;
         }

@@ -15,7 +15,7 @@ mod expr;
 mod free;
 mod transform;
 
-pub use transform::FnGraph;
+pub use transform::{apply, FnGraph};
 
 use gradc_runtime::tensor::{DType, Tensor};
 
@@ -346,12 +346,22 @@ fn internal(message: &str, span: Span) -> Box<Diagnostic> {
     Box::new(Diagnostic::new(codes::INTERNAL, format!("internal error while lowering: {message}"), span, "here").with_hint("this is a bug in gradc; please report it with this program"))
 }
 
+/// One function of the program as an [`FnGraph`], with its signature: what the derivative
+/// operators take.
+pub fn fn_graph(program: &Program, id: FnId) -> LowerResult<(FnGraph, hir::Sig)> {
+    let f = &program.fns[id.index()];
+    let params: Vec<Ty> = f.params.iter().map(|p| f.body.locals[p.index()].ty.clone()).collect();
+    let sig = hir::Sig { params, ret: f.ret.clone() };
+    let graph = lower_fn(program, id)?;
+    let inputs = transform::arg_types(&graph);
+    Ok((FnGraph { n_params: inputs.len(), inputs, graph }, sig))
+}
+
 /// The graph of a derivative operator applied to one function of the program (for
 /// `gradc ir --grad` and friends); simplified. Errors if the operator does not apply.
 pub fn transform_fn(program: &Program, id: FnId, op: hir::Transform) -> LowerResult<Graph> {
     let f = &program.fns[id.index()];
-    let params: Vec<Ty> = f.params.iter().map(|p| f.body.locals[p.index()].ty.clone()).collect();
-    let sig = hir::Sig { params, ret: f.ret.clone() };
+    let (fg, sig) = fn_graph(program, id)?;
     let scalar_float = matches!(&f.ret, Ty::Tensor(t) if t.shape.is_empty() && t.elem.is_float());
     let first_float = matches!(sig.params.first(), Some(Ty::Tensor(t)) if t.elem.is_float());
     let applies = match op {
@@ -364,8 +374,5 @@ pub fn transform_fn(program: &Program, id: FnId, op: hir::Transform) -> LowerRes
                 .with_hint("pick a function with `--fn NAME`"),
         ));
     }
-    let graph = lower_fn(program, id)?;
-    let inputs = transform::arg_types(&graph);
-    let fg = FnGraph { n_params: inputs.len(), inputs, graph };
     Ok(transform::apply(op, &fg, &sig, f.span)?.graph)
 }

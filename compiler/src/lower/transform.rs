@@ -190,7 +190,7 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
             return Ok(FnGraph { graph: g, inputs, n_params: 2 * p });
         }
         Transform::Grad { wrt } | Transform::ValueAndGrad { wrt } => {
-            let wrt_sources: Vec<Source> = leaf_range(sig, wrt).map(arg).collect();
+            let wrt_sources: Vec<(Source, Type)> = leaf_range(sig, wrt).map(|i| (arg(i), f.inputs[i].clone())).collect();
             let v = vjp(&f.graph, &wrt_sources, &[arg_at(BASE, 0)]).map_err(not_linear)?;
             let keep_value = matches!(op, Transform::ValueAndGrad { .. });
             compose(name, &f.inputs, |e, ins| {
@@ -200,7 +200,7 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
         }
         Transform::Vjp => {
             let wrt: Vec<usize> = (0..p).filter(|&i| params[i].dtype.is_float()).collect();
-            let wrt_sources: Vec<Source> = wrt.iter().map(|&i| arg(i)).collect();
+            let wrt_sources: Vec<(Source, Type)> = wrt.iter().map(|&i| (arg(i), params[i].clone())).collect();
             let cts: Vec<Source> = (0..r).map(|j| arg_at(BASE, j)).collect();
             let v = vjp(&f.graph, &wrt_sources, &cts).map_err(not_linear)?;
             let inputs = [params, &ret, caps].concat();
@@ -285,7 +285,7 @@ fn jacobian(f: &FnGraph, sig: &Sig, wrt: usize, mode: JacobianMode, ret: &[Type]
             })
         }
         JacobianMode::Reverse => {
-            let v = vjp(&f.graph, &[arg(a)], &[arg_at(BASE, 0)])?;
+            let v = vjp(&f.graph, &[(arg(a), in_ty.clone())], &[arg_at(BASE, 0)])?;
             compose(name, &f.inputs, |e, ins| {
                 let rows: Vec<NodeId> = (0..m)
                     .map(|i| {

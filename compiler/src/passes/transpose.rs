@@ -34,15 +34,16 @@ pub struct NotLinear {
 const TANGENT_BASE: u32 = 1 << 30;
 
 /// The VJP graph of `g`: its inputs, plus one cotangent input per output of `g` (sources
-/// `cotangents[j]`); its outputs are `g`'s outputs, then the cotangent of each input in `wrt`.
-pub fn vjp(g: &Graph, wrt: &[Source], cotangents: &[Source]) -> Result<Graph, NotLinear> {
+/// `cotangents[j]`); its outputs are `g`'s outputs, then the cotangent of each input in `wrt`
+/// (given with its type: an input that no output depends on may be absent from `g`).
+pub fn vjp(g: &Graph, wrt: &[(Source, Type)], cotangents: &[Source]) -> Result<Graph, NotLinear> {
     let seeds: Vec<(Source, Source)> =
-        wrt.iter().enumerate().map(|(j, &s)| (s, Source::Arg(TANGENT_BASE + j as u32))).collect();
+        wrt.iter().enumerate().map(|(j, (s, _))| (*s, Source::Arg(TANGENT_BASE + j as u32))).collect();
     let lin = simplify(&jvp(g, &seeds));
     transpose(&lin, g.outputs.len(), wrt, cotangents)
 }
 
-fn transpose(lin: &Graph, n_out: usize, wrt: &[Source], cotangents: &[Source]) -> Result<Graph, NotLinear> {
+fn transpose(lin: &Graph, n_out: usize, wrt: &[(Source, Type)], cotangents: &[Source]) -> Result<Graph, NotLinear> {
     let is_tangent = |s: &Source| matches!(s, Source::Arg(k) if *k >= TANGENT_BASE);
     // Partial evaluation: which nodes depend on a tangent input.
     let mut linear = vec![false; lin.len()];
@@ -204,26 +205,12 @@ fn transpose(lin: &Graph, n_out: usize, wrt: &[Source], cotangents: &[Source]) -
         let tangent_input = lin.inputs().find(|(_, s)| *s == source).map(|(n, _)| n);
         let out = match tangent_input.and_then(|n| ct[n.index()]) {
             Some(c) => c,
-            None => {
-                let ty = input_type(lin, wrt[j]);
-                e.splat(&ty, 0.0)
-            }
+            None => e.splat(&wrt[j].1, 0.0),
         };
         outputs.push(out);
     }
     e.graph.outputs = outputs;
     Ok(e.graph)
-}
-
-/// The type of the input of `lin` with this source (an input that no output depends on was
-/// dropped by the simplifier: its cotangent is zero, of the type its tangent input has).
-fn input_type(lin: &Graph, source: Source) -> Type {
-    lin.ids()
-        .find_map(|n| match lin.op(n) {
-            Op::Input { source: s, ty } if *s == source => Some(ty.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| Type::scalar(DType::F64))
 }
 
 fn accumulate(e: &mut Emitter, ct: &mut [Option<NodeId>], target: NodeId, v: NodeId) {

@@ -496,6 +496,8 @@ enum Kind {
     Lit(f64),
     TLit(Vec<f64>),
     Un(Un, B),
+    /// `a * s`: keeps a large value within bounds.
+    Scale(B, f64),
     Bin(Bin, B, B),
     PowI(B, i32),
     /// `(1.0 + a ^ 2) ^ tanh(b)`, or with `pow(…, …)` when the flag is set.
@@ -537,6 +539,7 @@ impl Node {
         match &self.kind {
             Kind::Var(_) | Kind::LoopIdx(_) | Kind::Lit(_) | Kind::TLit(_) => vec![],
             Kind::Un(_, a)
+            | Kind::Scale(a, _)
             | Kind::PowI(a, _)
             | Kind::Clamp(a, _, _)
             | Kind::Reduce(_, _, a)
@@ -560,6 +563,7 @@ impl Node {
         match &mut self.kind {
             Kind::Var(_) | Kind::LoopIdx(_) | Kind::Lit(_) | Kind::TLit(_) => vec![],
             Kind::Un(_, a)
+            | Kind::Scale(a, _)
             | Kind::PowI(a, _)
             | Kind::Clamp(a, _, _)
             | Kind::Reduce(_, _, a)
@@ -652,6 +656,7 @@ fn local_bound(kind: &Kind, env: &dyn Fn(&str) -> f64, hb: &HelperBounds) -> f64
         Kind::Lit(v) => v.abs(),
         Kind::TLit(vs) => vs.iter().map(|v| v.abs()).fold(0.0, f64::max),
         Kind::Un(op, a) => op.bound(a.bound),
+        Kind::Scale(a, s) => a.bound * s,
         Kind::Bin(op, a, b) => match op {
             Bin::Add | Bin::Sub => a.bound + b.bound,
             Bin::Mul => a.bound * b.bound,
@@ -700,50 +705,52 @@ fn local_bound(kind: &Kind, env: &dyn Fn(&str) -> f64, hb: &HelperBounds) -> f64
 }
 
 /// Recomputes the bounds of a subtree (after shrinking) and checks that every node is within
-/// [`LIMIT`] and every loop accumulator and helper argument within [`SB`].
-fn rebound(n: &mut Node, env: &mut Vec<(String, f64)>, hb: &HelperBounds) -> bool {
+/// [`LIMIT`] (but the operand of a squash, `free`) and every loop accumulator and helper
+/// argument within [`SB`].
+fn rebound(n: &mut Node, env: &mut Vec<(String, f64)>, hb: &HelperBounds, free: bool) -> bool {
     let mut ok = true;
+    let squash = matches!(n.kind, Kind::Un(Un::Tanh, _) | Kind::Scale(..));
     match &mut n.kind {
         Kind::Let(v, val, body) => {
-            ok &= rebound(val, env, hb);
+            ok &= rebound(val, env, hb, false);
             env.push((v.clone(), val.bound));
-            ok &= rebound(body, env, hb);
+            ok &= rebound(body, env, hb, false);
             env.pop();
         }
         Kind::LetTuple { helper, u, w, x, y, body } => {
-            ok &= rebound(x, env, hb) & rebound(y, env, hb);
+            ok &= rebound(x, env, hb, false) & rebound(y, env, hb, false);
             ok &= x.bound <= SB && y.bound <= SB;
             let (b1, b2) = hb.get(*helper).copied().flatten().unwrap_or((f64::INFINITY, f64::INFINITY));
             env.push((u.clone(), b1));
             env.push((w.clone(), b2));
-            ok &= rebound(body, env, hb);
+            ok &= rebound(body, env, hb, false);
             env.truncate(env.len() - 2);
         }
         Kind::Loop { acc, init, body, .. } => {
-            ok &= rebound(init, env, hb) && init.bound <= SB;
+            ok &= rebound(init, env, hb, false) && init.bound <= SB;
             env.push((acc.clone(), SB));
-            ok &= rebound(body, env, hb) && body.bound <= SB;
+            ok &= rebound(body, env, hb, false) && body.bound <= SB;
             env.pop();
         }
         Kind::Lambda { param, arg, body, .. } => {
-            ok &= rebound(arg, env, hb);
+            ok &= rebound(arg, env, hb, false);
             env.push((param.clone(), arg.bound));
-            ok &= rebound(body, env, hb);
+            ok &= rebound(body, env, hb, false);
             env.pop();
         }
         Kind::Call(_, a, b) => {
-            ok &= rebound(a, env, hb) & rebound(b, env, hb);
+            ok &= rebound(a, env, hb, false) & rebound(b, env, hb, false);
             ok &= a.bound <= SB && b.bound <= SB;
         }
         _ => {
             for k in n.kids_mut() {
-                ok &= rebound(k, env, hb);
+                ok &= rebound(k, env, hb, squash);
             }
         }
     }
     let lookup = |name: &str| env.iter().rev().find(|(v, _)| v == name).map_or(f64::INFINITY, |(_, b)| *b);
     n.bound = local_bound(&n.kind, &lookup, hb);
-    ok && n.bound <= LIMIT
+    ok && (free || n.bound <= LIMIT)
 }
 
 /// Recomputes every bound of a program; whether all are within their limits.
@@ -752,13 +759,13 @@ fn rebound_prog(p: &mut Prog) -> bool {
     for h in p.helpers.iter_mut().flatten() {
         let mut env = vec![("x".to_string(), SB), ("y".to_string(), SB)];
         match h {
-            Helper::Elementwise(b) => ok &= rebound(b, &mut env, &[]),
-            Helper::Tuple(a, b) => ok &= rebound(a, &mut env, &[]) & rebound(b, &mut env, &[]),
+            Helper::Elementwise(b) => ok &= rebound(b, &mut env, &[], false),
+            Helper::Tuple(a, b) => ok &= rebound(a, &mut env, &[], false) & rebound(b, &mut env, &[], false),
         }
     }
     let hb = helper_bounds(&p.helpers);
     let mut env: Vec<(String, f64)> = p.args.iter().enumerate().filter(|(_, a)| a.is_some()).map(|(k, _)| (format!("a{k}"), ARG_BOUND)).collect();
-    ok & rebound(&mut p.body, &mut env, &hb)
+    ok & rebound(&mut p.body, &mut env, &hb, false)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -929,8 +936,7 @@ impl Gen {
         while n.bound * scale > limit * 0.5 {
             scale /= 10.0;
         }
-        let lit = self.mk(Kind::Lit(scale), vec![], sc);
-        self.mk(Kind::Bin(Bin::Mul, bx(n), bx(lit)), shape, sc)
+        self.mk(Kind::Scale(bx(n), scale), shape, sc)
     }
 
     /// An expression of shape `t` nested at most `d` deep.
@@ -1541,6 +1547,7 @@ fn primary(n: &Node) -> bool {
         | Kind::Lambda { .. }
         | Kind::Softmax { .. } => true,
         Kind::TLit(_)
+        | Kind::Scale(..)
         | Kind::PowI(..)
         | Kind::MatMul(..)
         | Kind::IfScalar { .. }
@@ -1597,6 +1604,7 @@ fn expr(n: &Node) -> String {
                 _ => format!("{}({})", op.name(), expr(a)),
             }
         }
+        Kind::Scale(a, s) => format!("{} * {}", operand(a), num(*s)),
         Kind::Bin(op, a, b) => match op {
             Bin::Add => format!("{} + {}", operand(a), operand(b)),
             Bin::Sub => format!("{} - {}", operand(a), operand(b)),
@@ -1740,7 +1748,7 @@ const NON_SMOOTH_FEATURES: &[&str] = &["relu", "abs", "sign", "floor", "ceil", "
 
 fn collect_features(n: &Node, out: &mut BTreeSet<&'static str>, calls: &mut BTreeMap<usize, BTreeSet<Shape>>) {
     let f: &'static str = match &n.kind {
-        Kind::Var(_) => "",
+        Kind::Var(_) | Kind::Scale(..) => "",
         Kind::LoopIdx(_) => "loop_index",
         Kind::Lit(_) => "literal",
         Kind::TLit(_) => "tensor_literal",
