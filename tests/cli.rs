@@ -455,7 +455,6 @@ fn good_npy_files_run() {
 /// `coerce` of `ExprKind::Index` under `default_weak`): `gradc check` allocates until the
 /// system kills it.
 #[test]
-#[ignore = "bug: indexing a literal (`let a = [1.0, 2.0]; a[0]`) makes gradc check recurse until memory runs out"]
 fn indexing_a_literal_does_not_exhaust_memory() {
     let program = "fn first() -> f64 { let a = [1.0, 2.0]; a[0] }\nprint first(), [3, 4][1];\n";
     let dir = dir_with(&[("main.gd", program.as_bytes())]);
@@ -468,7 +467,6 @@ fn indexing_a_literal_does_not_exhaust_memory() {
 /// size, and the message names `f64` (src/run/init.rs, `param`). An `f32` param between a
 /// quarter and half of the machine's memory is refused though it would fit.
 #[test]
-#[ignore = "bug: E093 for an f32 param names f64 and twice its size"]
 fn a_too_large_f32_param_is_reported_as_f32() {
     let program = "param e: f32[131072, 131072] = zeros();\nprint e[0, 0];\n";
     let dir = dir_with(&[("main.gd", program.as_bytes())]);
@@ -480,7 +478,6 @@ fn a_too_large_f32_param_is_reported_as_f32() {
 /// The messages of E094 and E095 say the same thing twice (src/run/mod.rs wraps the
 /// runtime's message, which already names the operation and the path).
 #[test]
-#[ignore = "bug: E094/E095 messages repeat `cannot save`/`cannot load` and the path"]
 fn save_and_load_errors_name_the_path_once() {
     let dir = dir_with(&[("save.gd", b"param w: f64 = 1.0;\nsave \"no/p.safetensors\";\n"), ("load.gd", b"param w: f64 = 1.0;\nload \"p.safetensors\";\n")]);
     for (file, code) in [("save.gd", "E094"), ("load.gd", "E095")] {

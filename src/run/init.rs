@@ -18,27 +18,43 @@ pub fn param(p: &ParamDecl, rng: &mut Rng) -> RunResult<Tensor> {
     let dt = dtype(p.ty.elem);
     let shape = &p.ty.shape;
     let too_large = |e: AllocError| Box::new(Diagnostic::new(codes::OUT_OF_MEMORY, format!("param `{}`: {e}", p.name), p.span, "this param"));
-    let n = checked_len(DType::F64, shape).map_err(too_large)?;
-    let mut values = try_vec(n, 0.0f64).map_err(|_| too_large(AllocError { dtype: dt, shape: shape.clone() }))?;
+    let n = checked_len(dt, shape).map_err(too_large)?;
     // Fans as docs/language.md defines them: the first and last dimensions.
     let fan_in = shape.first().copied().unwrap_or(1) as f64;
     let fan_out = shape.last().copied().unwrap_or(1) as f64;
-    match &p.init {
-        Init::Fill(v) => values.fill(*v),
-        Init::Literal(vs) => values.copy_from_slice(vs),
-        Init::Normal { mean, std } => values.iter_mut().for_each(|v| *v = mean + std * rng.normal_f64()),
-        Init::Uniform { lo, hi } => values.iter_mut().for_each(|v| *v = rng.uniform_range(*lo, *hi)),
-        Init::Glorot => {
-            let limit = (6.0 / (fan_in + fan_out)).sqrt();
-            values.iter_mut().for_each(|v| *v = rng.uniform_range(-limit, limit));
+    let mut index = 0;
+    let mut draw = || -> f64 {
+        index += 1;
+        match &p.init {
+            Init::Fill(v) => *v,
+            Init::Literal(vs) => vs[index - 1],
+            Init::Normal { mean, std } => mean + std * rng.normal_f64(),
+            Init::Uniform { lo, hi } => rng.uniform_range(*lo, *hi),
+            Init::Glorot => {
+                let limit = (6.0 / (fan_in + fan_out)).sqrt();
+                rng.uniform_range(-limit, limit)
+            }
+            Init::He => (2.0 / fan_in).sqrt() * rng.normal_f64(),
+            Init::Bernoulli(prob) => (rng.uniform_f64() < *prob) as u8 as f64,
         }
-        Init::He => {
-            let std = (2.0 / fan_in).sqrt();
-            values.iter_mut().for_each(|v| *v = std * rng.normal_f64());
-        }
-        Init::Bernoulli(prob) => values.iter_mut().for_each(|v| *v = (rng.uniform_f64() < *prob) as u8 as f64),
+    };
+    let refused = |_| too_large(AllocError { dtype: dt, shape: shape.clone() });
+    let data = match dt {
+        DType::F64 => Buffer::F64(filled(n, 0.0, |_| draw()).map_err(refused)?),
+        DType::F32 => Buffer::F32(filled(n, 0.0f32, |_| draw() as f32).map_err(refused)?),
+        DType::I64 => Buffer::I64(filled(n, 0i64, |_| draw() as i64).map_err(refused)?),
+        DType::Bool => Buffer::Bool(filled(n, false, |_| draw() != 0.0).map_err(refused)?),
+    };
+    Ok(Tensor::new(shape.clone(), data).expect("the length is the shape's"))
+}
+
+/// `n` values from `value(i)`, in order, allocated fallibly.
+fn filled<T: Clone>(n: usize, zero: T, mut value: impl FnMut(usize) -> T) -> Result<Vec<T>, std::collections::TryReserveError> {
+    let mut v = try_vec(n, zero)?;
+    for (i, x) in v.iter_mut().enumerate() {
+        *x = value(i);
     }
-    Ok(Tensor::from_f64s(dt, shape.clone(), &values).expect("the length is the shape's"))
+    Ok(v)
 }
 
 pub fn data(d: &DataDecl) -> RunResult<Tensor> {

@@ -127,7 +127,7 @@ impl<'c> Runner<'c> {
     fn save(&self, path: &Path, span: Span) -> RunResult<()> {
         let named: Vec<(&str, &Tensor)> = self.checked.program.params.iter().map(|p| p.name.as_str()).zip(&self.params).collect();
         safetensors_io::save(path, &named, None).map_err(|e| {
-            Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot save the params to `{}`: {e}", path.display()), span, "this `save`")
+            Box::new(Diagnostic::new(codes::SAVE_FAILED, e.to_string(), span, "this `save`")
                 .with_hint("output paths are relative to the working directory"))
         })
     }
@@ -136,7 +136,7 @@ impl<'c> Runner<'c> {
     /// params change only if all of them match.
     fn load(&mut self, path: &Path, span: Span) -> RunResult<()> {
         let fail = |msg: String| Box::new(Diagnostic::new(codes::LOAD_FAILED, msg, span, "this `load`"));
-        let tensors = safetensors_io::load(path).map_err(|e| fail(format!("cannot load params from `{}`: {e}", path.display())))?;
+        let tensors = safetensors_io::load(path).map_err(|e| fail(e.to_string()))?;
         let mut loaded = self.params.clone();
         for (k, p) in self.checked.program.params.iter().enumerate() {
             let Some((_, t)) = tensors.iter().find(|(n, _)| *n == p.name) else {
