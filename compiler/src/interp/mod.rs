@@ -37,6 +37,8 @@
 //!   and sum rounded to the element type (`f32` accumulates in `f32`; no fused
 //!   multiply-add; `i64` wraps). `K = 0` gives `0` (`+0.0`). Rank 3 is a batch of
 //!   independent rank-2 products.
+//! - `custom_jvp`: its value is its last operand (the function's own value); its rule
+//!   matters only to the JVP pass.
 //!
 //! Every result buffer is allocated fallibly (under the runtime's size limit), so a huge
 //! shape is [`EvalError::Alloc`], never an abort.

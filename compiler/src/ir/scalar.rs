@@ -1,7 +1,8 @@
-//! The elementwise semantics of every [`UnaryOp`], [`BinaryOp`], [`Op::PowInt`] and
-//! [`Op::Convert`](super::Op::Convert), on one element, per element type. The interpreter
-//! applies these functions element by element; the JIT must reproduce them bit for bit, and
-//! the constant folder uses them through the interpreter. This doc is the contract.
+//! The elementwise semantics of every [`UnaryOp`], [`BinaryOp`],
+//! [`Op::PowInt`](super::Op::PowInt) and [`Op::Convert`](super::Op::Convert), on one element,
+//! per element type. The interpreter applies these functions element by element; the JIT
+//! must reproduce them bit for bit, and the constant folder uses them through the
+//! interpreter. This doc is the contract.
 //!
 //! # Floats (`f64`, and `f32` computed in `f32` throughout)
 //!

@@ -94,7 +94,13 @@ impl Lowerer<'_> {
                 self.block(frame, stmts)?;
                 self.expr(frame, value)
             }
-            ExprKind::Random(_) => Err(unsupported("random draws", "they are fresh at every step of a `train` block, which this version does not run yet", span)),
+            ExprKind::Random(draw) => {
+                let ty = ir_type(&e.ty);
+                let input = self.next_arg;
+                self.next_arg += 1;
+                self.draws.push(super::Draw { input, draw: draw.clone(), ty: ty.clone(), span });
+                node(self.add(Op::Input { source: crate::ir::Source::Arg(input), ty }, &[], span)?)
+            }
         }
     }
 

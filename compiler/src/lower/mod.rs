@@ -15,7 +15,7 @@ mod expr;
 mod free;
 mod transform;
 
-pub use transform::{apply, FnGraph};
+pub use transform::{apply, param_hvp, param_jvp, value_and_param_grad, FnGraph};
 
 use gradc_runtime::tensor::{DType, Tensor};
 
@@ -99,13 +99,33 @@ pub fn lower_fn(program: &Program, id: FnId) -> LowerResult<Graph> {
 
 /// Expressions of statements as one graph whose outputs are their values' leaves, in order.
 pub fn lower_bodies(program: &Program, name: &str, bodies: &[&Body]) -> LowerResult<Graph> {
+    let (graph, draws) = lower_bodies_with_draws(program, name, bodies)?;
+    match draws.first() {
+        None => Ok(graph),
+        Some(d) => Err(expr::unsupported("a random draw", "fresh draws belong in the arguments of `train`", d.span)),
+    }
+}
+
+/// A fresh random tensor that a graph takes as its input `Arg(input)` (the arguments of
+/// `train` draw new ones at every step).
+#[derive(Clone, Debug)]
+pub struct Draw {
+    pub input: u32,
+    pub draw: hir::RandomDraw,
+    pub ty: Type,
+    pub span: Span,
+}
+
+/// Like [`lower_bodies`], with random draws allowed: each becomes an `Arg` input.
+pub fn lower_bodies_with_draws(program: &Program, name: &str, bodies: &[&Body]) -> LowerResult<(Graph, Vec<Draw>)> {
     let mut cx = Lowerer::new(program, name);
     let mut values = Vec::new();
     for body in bodies {
         let mut frame = Frame::new(body);
         values.push(cx.expr(&mut frame, &body.value)?);
     }
-    Ok(cx.finish(&values))
+    let draws = std::mem::take(&mut cx.draws);
+    Ok((cx.finish(&values), draws))
 }
 
 /// The values of one body's locals while it is being lowered.
@@ -142,11 +162,13 @@ struct Lowerer<'p> {
     next_arg: u32,
     /// The `with jvp` rules lowered so far.
     rules: Vec<(FnId, Rule)>,
+    /// Random draws met so far, each an input.
+    draws: Vec<Draw>,
 }
 
 impl<'p> Lowerer<'p> {
     fn new(program: &'p Program, name: &str) -> Lowerer<'p> {
-        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0, next_arg: 0, rules: Vec::new() }
+        Lowerer { program, graph: Graph::new(name), sources: Vec::new(), path: None, depth: 0, next_arg: 0, rules: Vec::new(), draws: Vec::new() }
     }
 
     fn finish(mut self, values: &[Value]) -> Graph {

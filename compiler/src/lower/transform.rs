@@ -300,3 +300,36 @@ fn jacobian(f: &FnGraph, sig: &Sig, wrt: usize, mode: JacobianMode, ret: &[Type]
     };
     Ok(graph)
 }
+
+/// The training graph of a loss: its value and its gradient with respect to params (not
+/// arguments: the optimizer loop differentiates the params). Inputs are the loss's own;
+/// outputs are the loss, then one gradient per entry of `params`, in order.
+pub fn value_and_param_grad(f: &FnGraph, params: &[(Source, Type)], span: Span) -> LowerResult<Graph> {
+    let v = vjp(&f.graph, params, &[arg_at(BASE, 0)]).map_err(|e| {
+        Box::new(
+            Diagnostic::new(codes::BAD_JVP_RULE, format!("a `with jvp` rule uses its tangent non-linearly (in `{}`), so reverse mode cannot transpose it", e.op), e.span.unwrap_or(span), "not linear in the tangent")
+                .with_hint("a forward rule must be linear in the tangents"),
+        )
+    })?;
+    let out = v.outputs.first().map(|&o| v.ty(o).clone()).unwrap_or_else(|| Type::scalar(gradc_runtime::tensor::DType::F64));
+    let name = format!("value_and_grad_params({})", f.graph.name);
+    Ok(compose(name, &f.inputs, |e, ins| inline(e, &v, &mut |e, k| if k == BASE { e.splat(&out, 1.0) } else { ins[k as usize] })))
+}
+
+/// The loss and its derivative along a direction in param space (forward mode only). Inputs:
+/// the loss's own, then one tangent `Arg(n + j)` per entry of `params` (`n` the loss's inputs).
+pub fn param_jvp(f: &FnGraph, params: &[(Source, Type)]) -> Graph {
+    let n = f.inputs.len();
+    let seeds: Vec<(Source, Source)> = params.iter().enumerate().map(|(j, (s, _))| (*s, arg(n + j))).collect();
+    simplify(&jvp(&f.graph, &seeds))
+}
+
+/// Hessian-vector products in param space, forward over reverse. Inputs as [`param_jvp`];
+/// outputs `H v`, one per entry of `params`.
+pub fn param_hvp(f: &FnGraph, params: &[(Source, Type)], span: Span) -> LowerResult<Graph> {
+    let g = value_and_param_grad(f, params, span)?;
+    let mut h = param_jvp(&FnGraph { graph: g, inputs: f.inputs.clone(), n_params: f.n_params }, params);
+    let m = params.len();
+    h.outputs = h.outputs[m + 2..].to_vec();
+    Ok(simplify(&h))
+}

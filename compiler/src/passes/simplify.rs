@@ -1,7 +1,10 @@
 //! The simplifier: constant folding, common-subexpression elimination, dead-code elimination
 //! and algebraic identities, in one rebuild of the graph (repeated until it stops shrinking).
 //!
-//! Architecture Invariant: no rewrite changes an IEEE result, signed zeros and NaN included.
+//! Architecture Invariant: no rewrite changes an IEEE result, signed zeros, infinities and
+//! NaN included (the sign and payload of a NaN, which IEEE 754 leaves unspecified for
+//! arithmetic, may differ: `a + (-b)` becomes `a - b`). Non-constant nodes never increase;
+//! a splat constant becomes a scalar and a `broadcast`, which may add one node.
 //! That is why `x + 0.0` becomes `x` only where `x` cannot be `-0.0` (`-0.0 + 0.0` is `+0.0`),
 //! while `x + -0.0` and `x - 0.0` always do; and why `x * 0` becomes `0` only where `x` is
 //! known finite and not negative (`inf * 0` is NaN, `-1 * 0` is `-0.0`). What is known about a
@@ -98,11 +101,18 @@ fn facts_of(op: &Op, args: &[Facts], arg_dtypes: &[DType]) -> Facts {
         Op::Iota { .. } => Facts::ALL,
         Op::Convert { .. } if matches!(arg_dtypes.first(), Some(DType::I64)) => Facts { non_negative: arg.non_negative, ..Facts::ALL },
         Op::Convert { .. } if matches!(arg_dtypes.first(), Some(DType::Bool)) => Facts::ALL,
+        // f64 -> f32 can overflow to inf and underflow a negative value to -0.0.
+        Op::Convert { to: DType::F32 } if matches!(arg_dtypes.first(), Some(DType::F64)) => {
+            Facts { finite: false, not_neg_zero: arg.non_negative, non_negative: arg.non_negative }
+        }
+        Op::Convert { to: DType::I64 } => Facts { non_negative: arg.non_negative, ..Facts::ALL },
         Op::Convert { .. } | Op::Broadcast { .. } | Op::Reshape { .. } | Op::Transpose { .. } | Op::Slice { .. } | Op::Gather { .. } => arg,
         Op::Unary(u) => match u {
             UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh | UnaryOp::Erf => Facts { finite: not_nan_in, ..Facts::default() },
             UnaryOp::Sigmoid => Facts { finite: not_nan_in, not_neg_zero: not_nan_in, non_negative: not_nan_in },
             UnaryOp::Exp => Facts { finite: false, not_neg_zero: not_nan_in, non_negative: not_nan_in },
+            // i64 abs wraps at i64::MIN.
+            UnaryOp::Abs if arg_dtypes.first() == Some(&DType::I64) => Facts { finite: true, ..Facts::default() },
             UnaryOp::Abs => Facts { finite: arg.finite, not_neg_zero: not_nan_in, non_negative: not_nan_in },
             UnaryOp::Floor | UnaryOp::Ceil => Facts { finite: arg.finite, ..Facts::default() },
             UnaryOp::Sign => Facts { finite: not_nan_in, not_neg_zero: arg.not_neg_zero, non_negative: arg.non_negative },
@@ -262,6 +272,11 @@ impl Builder {
                         }
                     }
                     And | Or if x == y => return Rewrite::Use(x),
+                    Xor if x == y => return Rewrite::Use(self.splat_like(x, 0.0)),
+                    And if self.is(y, 0.0) => return Rewrite::Use(y),
+                    And if self.is(x, 0.0) => return Rewrite::Use(x),
+                    Or if self.is(y, 1.0) => return Rewrite::Use(y),
+                    Or if self.is(x, 1.0) => return Rewrite::Use(x),
                     And if self.is(y, 1.0) => return Rewrite::Use(x),
                     And if self.is(x, 1.0) => return Rewrite::Use(y),
                     Or | Xor if self.is(y, 0.0) => return Rewrite::Use(x),
@@ -279,6 +294,9 @@ impl Builder {
             Op::Select => {
                 if args[1] == args[2] {
                     return Rewrite::Use(args[1]);
+                }
+                if self.graph.ty(args[1]).dtype == DType::Bool && self.is(args[1], 1.0) && self.is(args[2], 0.0) {
+                    return Rewrite::Use(args[0]);
                 }
                 match self.splat(args[0]) {
                     Some(c) if c != 0.0 => return Rewrite::Use(args[1]),
@@ -298,6 +316,14 @@ impl Builder {
                 }
             }
             Op::Transpose { perm } if perm.iter().enumerate().all(|(i, &p)| i == p) => return Rewrite::Use(args[0]),
+            Op::Transpose { perm } => {
+                if let Op::Transpose { perm: inner } = self.graph.op(args[0]) {
+                    // Result axis i is inner axis perm[i], which is operand axis inner[perm[i]].
+                    let composed = perm.iter().map(|&p| inner[p]).collect();
+                    return Rewrite::Build(Op::Transpose { perm: composed }, vec![self.graph.args(args[0])[0]]);
+                }
+            }
+            Op::Reduce { axes, .. } if axes.is_empty() => return Rewrite::Use(args[0]),
             Op::Slice { starts, ends } if starts.iter().all(|&s| s == 0) && *ends == self.graph.ty(args[0]).shape => return Rewrite::Use(args[0]),
             Op::Concat { .. } if args.len() == 1 => return Rewrite::Use(args[0]),
             _ => {}
