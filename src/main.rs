@@ -79,16 +79,17 @@ fn dispatch(cli: Cli) -> ExitCode {
             Some(_) => ExitCode::SUCCESS,
             None => ExitCode::from(1),
         },
-        Command::Run { file, seed, .. } => {
+        Command::Run { file, seed, quiet, resume, .. } => {
             let Some(checked) = check(&file) else { return ExitCode::from(1) };
-            let options = gradc::run::RunOptions { seed };
+            let options = gradc::run::RunOptions { seed, quiet, resume };
             let mut stdout = std::io::stdout().lock();
             match gradc::run::run(&checked, &options, &mut stdout) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(d) => {
                     let _ = stdout.flush();
                     eprint!("{}", d.render(&checked.sources, std::io::stderr().is_terminal()));
-                    ExitCode::from(1)
+                    let interrupted = d.code == gradc::compiler::diag::codes::INTERRUPTED;
+                    ExitCode::from(if interrupted { 130 } else { 1 })
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! input.
 
 mod init;
+mod train;
 
 use std::io::Write;
 use std::path::Path;
@@ -26,8 +27,12 @@ pub type RunResult<T> = Result<T, Box<Diagnostic>>;
 
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
-    /// The seed of random initialisers (`--seed`).
+    /// The seed of random initialisers, and of `train` blocks without their own (`--seed`).
     pub seed: u64,
+    /// No progress output (`--quiet`).
+    pub quiet: bool,
+    /// A checkpoint to continue from (`--resume`).
+    pub resume: Option<std::path::PathBuf>,
 }
 
 /// The state of a running program.
@@ -35,13 +40,31 @@ pub struct Runner<'c> {
     checked: &'c Checked,
     params: Vec<Tensor>,
     data: Vec<Tensor>,
+    seed: u64,
+    quiet: bool,
+    /// Consumed by the `train` block the checkpoint belongs to.
+    resume: Option<std::path::PathBuf>,
 }
 
 /// Runs every statement of a checked program, printing to `out`.
 pub fn run(checked: &Checked, options: &RunOptions, out: &mut dyn Write) -> RunResult<()> {
     let mut runner = Runner::new(checked, options)?;
+    let mut trains = 0;
     for stmt in &checked.program.stmts {
+        if let Stmt::Train(t) = stmt {
+            train::train(&mut runner, t, trains, out)?;
+            trains += 1;
+            continue;
+        }
         runner.statement(stmt, out)?;
+    }
+    if let Some(path) = &runner.resume {
+        return Err(Box::new(Diagnostic::new(
+            codes::LOAD_FAILED,
+            format!("`--resume {}`: no `train` block of this program wrote that checkpoint", path.display()),
+            Span::default(),
+            "",
+        )));
     }
     Ok(())
 }
@@ -54,7 +77,53 @@ impl<'c> Runner<'c> {
         let mut rng = gradc_runtime::rng::Rng::seed_from_u64(options.seed);
         let params = program.params.iter().map(|p| init::param(p, &mut rng)).collect::<RunResult<_>>()?;
         let data = program.data.iter().map(init::data).collect::<RunResult<_>>()?;
-        Ok(Runner { checked, params, data })
+        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone() })
+    }
+
+    /// Evaluates a statement graph with these arguments.
+    fn eval_graph(&self, graph: &Graph, args: &[Tensor], span: Span) -> RunResult<Vec<Tensor>> {
+        let inputs = Inputs { args, params: &self.params, data: &self.data };
+        interp::run(graph, &inputs).map_err(|(n, e)| eval_error(graph, n, e, span))
+    }
+
+    /// A fingerprint of the program's text (every file), which checkpoints carry so that
+    /// `--resume` refuses another program's.
+    fn fingerprint(&self) -> String {
+        // FNV-1a: stable across Rust versions and machines, unlike `DefaultHasher`.
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (_, file) in self.checked.sources.files() {
+            for b in file.text.bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
+    /// The trainable params under their names.
+    fn named_params(&self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &[Tensor]) -> Vec<(String, Tensor)> {
+        trainable
+            .iter()
+            .zip(values)
+            .map(|((s, _), v)| (self.checked.program.params[train::param_index(*s)].name.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Every param, with `values` in place of the trainable ones.
+    fn params_with(&self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &[Tensor]) -> std::borrow::Cow<'_, [Tensor]> {
+        if trainable.len() == self.params.len() {
+            return std::borrow::Cow::Owned(values.to_vec());
+        }
+        let mut all = self.params.clone();
+        for ((s, _), v) in trainable.iter().zip(values) {
+            all[train::param_index(*s)] = v.clone();
+        }
+        std::borrow::Cow::Owned(all)
+    }
+
+    fn set_params(&mut self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &[Tensor]) {
+        for ((s, _), v) in trainable.iter().zip(values) {
+            self.params[train::param_index(*s)] = v.clone();
+        }
     }
 
     pub fn params(&self) -> &[Tensor] {
@@ -102,10 +171,7 @@ impl<'c> Runner<'c> {
                 let _ = writeln!(out, "{}", bench::report(label, &stats));
                 Ok(())
             }
-            Stmt::Train(t) => Err(Box::new(
-                Diagnostic::new(codes::UNSUPPORTED, format!("`train {}` cannot run in this version of gradc", t.loss_name), t.span, "not supported yet")
-                    .with_hint("training needs the derivative passes, the next milestones of gradc; `gradc check` accepts this program"),
-            )),
+            Stmt::Train(_) => unreachable!("`run` runs `train` blocks itself"),
         }
     }
 
@@ -177,7 +243,7 @@ fn show<'t>(ty: &Ty, leaves: &mut impl Iterator<Item = &'t Tensor>) -> String {
 }
 
 /// A run-time failure of a node, reported at the source it was lowered from.
-fn eval_error(graph: &Graph, node: NodeId, e: EvalError, fallback: Span) -> Box<Diagnostic> {
+pub(crate) fn eval_error(graph: &Graph, node: NodeId, e: EvalError, fallback: Span) -> Box<Diagnostic> {
     let span = graph.node(node).span.unwrap_or(fallback);
     let d = match &e {
         EvalError::IndexOutOfRange { len, .. } => Diagnostic::new(codes::INDEX_OUT_OF_RANGE, e.to_string(), span, "this index")

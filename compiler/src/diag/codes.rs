@@ -90,6 +90,8 @@ codes! {
     OUT_OF_MEMORY = "E093": "a value larger than the memory a tensor may take";
     SAVE_FAILED = "E094": "a `save` whose file cannot be written";
     LOAD_FAILED = "E095": "a `load` whose file cannot be read or does not match the params";
+    NON_FINITE_LOSS = "E096": "a training loss that became NaN or infinite";
+    INTERRUPTED = "E097": "a run stopped by Ctrl-C (exit status 130)";
     UNSUPPORTED = "E098": "a construct that this version of gradc checks but cannot run yet";
     INTERNAL = "E099": "an internal error: a bug in gradc";
 }

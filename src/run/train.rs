@@ -1,0 +1,425 @@
+//! `train` blocks (LANGUAGE.md §8): the optimizer loop.
+//!
+//! The loss is lowered once, and its derivative graphs with respect to the params are built
+//! once (value and gradient; the JVP, HVP and Hessian only for the optimizers that ask). Each
+//! step slices a batch from the data arguments, draws fresh random arguments, and lets the
+//! optimizer query the loss through [`LossObjective`].
+//!
+//! Determinism (a resumed run ends with exactly the params of an uninterrupted one): the row
+//! order of epoch `e` comes from its own generator seeded by `(seed, e)`, so it is recomputed
+//! on resume rather than stored; random arguments and stochastic optimizers draw from the run's
+//! generator, whose state every checkpoint holds; the interpreter reduces in a fixed order.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use gradc_compiler::check::hir::{self, Callee, Length, Train};
+use gradc_compiler::diag::{codes, Diagnostic};
+use gradc_compiler::interp::{self, Inputs};
+use gradc_compiler::ir::{Graph, Source, Type};
+use gradc_compiler::lower::{self, Draw, FnGraph};
+use gradc_compiler::passes::simplify::simplify;
+use gradc_compiler::source::Span;
+use gradc_runtime::checkpoint::{self, Checkpoint};
+use gradc_runtime::optim::{Objective, Optimizer, OptimizerConfig, Schedule};
+use gradc_runtime::progress::{summary_line, Mode, Progress};
+use gradc_runtime::rng::Rng;
+use gradc_runtime::tensor::{Buffer, Tensor};
+
+use super::{eval_error, RunResult, Runner};
+
+/// Set by Ctrl-C; the loop writes a checkpoint and stops with exit status 130.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // If a handler cannot be installed, Ctrl-C simply ends the process as usual.
+        let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
+    });
+}
+
+/// The compiled pieces of one `train` block.
+struct Compiled {
+    /// The loss as a function of its arguments (params are inputs).
+    loss: FnGraph,
+    /// Which program params the optimizer updates (the float ones), with their IR types.
+    trainable: Vec<(Source, Type)>,
+    value: Graph,
+    value_and_grad: Graph,
+    jvp: Option<Graph>,
+    hvp: Option<Graph>,
+    span: Span,
+}
+
+pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) -> RunResult<()> {
+    let program = &runner.checked.program;
+    let compile_start = Instant::now();
+    let Callee::Fn(loss_id) = &t.loss else {
+        return Err(unsupported("a `train` of a lambda or a derivative operator", t.span));
+    };
+    let (loss, _) = lower::fn_graph(program, *loss_id)?;
+    let value = simplify(&loss.graph);
+    // The float params the loss reads: the others keep their values.
+    let read: Vec<Source> = value.inputs().map(|(_, s)| s).collect();
+    let trainable: Vec<(Source, Type)> = program
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(k, p)| p.ty.elem.is_float() && read.contains(&Source::Param(*k as u32)))
+        .map(|(k, p)| (Source::Param(k as u32), lower::ir_type(&hir_tensor(&p.ty))))
+        .collect();
+    if t.options.optimizer.name == "rda" {
+        return Err(unsupported("reverse derivative ascent (`rda`) over `bool` params", t.span));
+    }
+    if trainable.is_empty() {
+        return Err(Box::new(
+            Diagnostic::new(codes::BAD_OPTION, format!("`{}` reads no float param, so there is nothing to train", t.loss_name), t.span, "nothing to train")
+                .with_hint("the optimizer updates the `param`s the loss uses; declare the model's weights with `param`"),
+        ));
+    }
+    let value_and_grad = lower::value_and_param_grad(&loss, &trainable, t.span)?;
+    let name = t.options.optimizer.name.as_str();
+    let jvp = (name == "forward_gradient").then(|| lower::param_jvp(&loss, &trainable));
+    let hvp = if matches!(name, "adahessian" | "newton") { Some(lower::param_hvp(&loss, &trainable, t.span)?) } else { None };
+    let compiled = Compiled { loss, trainable, value, value_and_grad, jvp, hvp, span: t.span };
+
+    // The arguments: computed once, except random draws, which are fresh at every step.
+    let bodies: Vec<&hir::Body> = t.args.iter().map(|a| &a.value).collect();
+    let (args_graph, draws) = lower::lower_bodies_with_draws(program, "train arguments", &bodies)?;
+    let args_graph = simplify(&args_graph);
+    let seed = t.options.seed.unwrap_or(runner.seed);
+    let mut rng = Rng::seed_from_u64(seed);
+    let fixed_args = if draws.is_empty() { Some(runner.eval_graph(&args_graph, &[], t.span)?) } else { None };
+
+    // Batches.
+    let batched: Vec<bool> = t.args.iter().map(|a| a.batched).collect();
+    let sample = match &fixed_args {
+        Some(a) => a.clone(),
+        None => runner.eval_graph(&args_graph, &draw_all(&draws, &mut Rng::seed_from_u64(seed))?, t.span)?,
+    };
+    let rows = batched.iter().zip(&sample).find(|(b, _)| **b).map(|(_, a)| a.shape()[0]);
+    let batch = match (rows, t.options.batch) {
+        (Some(rows), Some(b)) => b.min(rows),
+        (Some(rows), None) => rows,
+        (None, _) => 1,
+    };
+    let steps_per_epoch = rows.map_or(1, |r| (r / batch.max(1)).max(1));
+    let total = match t.options.length {
+        Length::Steps(n) => n as u64,
+        Length::Epochs(e) => (e * steps_per_epoch) as u64,
+    };
+
+    let config = OptimizerConfig {
+        name: t.options.optimizer.name.clone(),
+        lr: t.options.optimizer.lr.as_ref().map(schedule),
+        options: t.options.optimizer.options.clone(),
+    };
+    let mut params: Vec<Tensor> = compiled.trainable.iter().map(|(s, _)| runner.params[param_index(*s)].clone()).collect();
+    let mut optimizer = Optimizer::new(&config, &params).map_err(|e| {
+        Box::new(Diagnostic::new(codes::BAD_OPTION, format!("optimizer `{}`: {e}", config.name), t.span, "in this `train`"))
+    })?;
+
+    // Resume.
+    let fingerprint = format!("{}/train{index}", runner.fingerprint());
+    let mut start = 0u64;
+    let mut train_history: Vec<(u64, f64)> = Vec::new();
+    let mut validation_history: Vec<(u64, f64)> = Vec::new();
+    if let Some(path) = runner.resume.clone() {
+        let ckpt = checkpoint::load_for_program(&path, &fingerprint).map_err(|e| {
+            Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("cannot resume: {e}"), t.span, "this `train`")
+                .with_hint("`--resume` takes a checkpoint this program wrote"))
+        })?;
+        for ((source, _), p) in compiled.trainable.iter().zip(params.iter_mut()) {
+            let name = &program.params[param_index(*source)].name;
+            match ckpt.params.iter().find(|(n, _)| n == name) {
+                Some((_, t)) if t.shape() == p.shape() && t.dtype() == p.dtype() => *p = t.clone(),
+                _ => return Err(Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("the checkpoint has no matching param `{name}`"), t.span, "this `train`"))),
+            }
+        }
+        optimizer.load_state(&ckpt.optimizer).map_err(|e| {
+            Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("the checkpoint's optimizer state does not fit: {e}"), t.span, "this `train`"))
+        })?;
+        rng = ckpt.rng().expect("load checks the generator state");
+        start = ckpt.step;
+        train_history = ckpt.train_history;
+        validation_history = ckpt.validation_history;
+        runner.resume = None;
+    }
+    let validate = match &t.options.validate {
+        Some(body) => Some(simplify(&lower::lower_bodies(program, "validate", &[body])?)),
+        None => None,
+    };
+    let compile_time = compile_start.elapsed();
+
+    install_interrupt_handler();
+    let label = format!("train {}", t.loss_name);
+    let mut progress = Progress::new(total, &label, Mode::detect(runner.quiet)).starting_at(start);
+    let log_every = t.options.log_every.unwrap_or(((total / 10).max(1)) as usize) as u64;
+    let mut log_file = match &t.options.log {
+        Some(path) => Some(open_log(path, t.span)?),
+        None => None,
+    };
+    let train_start = Instant::now();
+    let mut last_loss = f64::NAN;
+    let mut step = start;
+    let mut order: (u64, Vec<usize>) = (u64::MAX, Vec::new());
+    let save = |runner: &Runner, step: u64, params: &[Tensor], optimizer: &Optimizer, rng: &Rng, th: &[(u64, f64)], vh: &[(u64, f64)]| -> RunResult<()> {
+        let Some(path) = &t.options.checkpoint else { return Ok(()) };
+        let ckpt = Checkpoint {
+            step,
+            params: runner.named_params(&compiled.trainable, params),
+            optimizer: optimizer.state(),
+            rng: rng.state(),
+            program: fingerprint.clone(),
+            train_history: th.to_vec(),
+            validation_history: vh.to_vec(),
+        };
+        checkpoint::save(path, &ckpt).map_err(|e| {
+            Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot write the checkpoint: {e}"), t.span, "this `train`"))
+        })
+    };
+    while step < total {
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            progress.finish();
+            save(runner, step, &params, &optimizer, &rng, &train_history, &validation_history)?;
+            runner.set_params(&compiled.trainable, &params);
+            return Err(Box::new(
+                Diagnostic::new(codes::INTERRUPTED, format!("interrupted at step {step} of {total}"), t.span, "this `train`")
+                    .with_hint(match &t.options.checkpoint {
+                        Some(p) => format!("the checkpoint `{}` holds step {step}; continue with `--resume {}`", p.display(), p.display()),
+                        None => "add `checkpoint = \"run.safetensors\"` to be able to resume".to_string(),
+                    }),
+            ));
+        }
+        // This step's arguments.
+        let epoch = step / steps_per_epoch as u64;
+        if order.0 != epoch {
+            order = (epoch, epoch_order(rows.unwrap_or(1), seed, epoch, t.options.shuffle));
+        }
+        let within = (step % steps_per_epoch as u64) as usize;
+        let full = match &fixed_args {
+            Some(a) => std::borrow::Cow::Borrowed(a),
+            None => std::borrow::Cow::Owned(runner.eval_graph(&args_graph, &draw_all(&draws, &mut rng)?, t.span)?),
+        };
+        let rows_of_batch = &order.1[within * batch..(within + 1) * batch];
+        let args: Vec<Tensor> = full
+            .iter()
+            .zip(&batched)
+            .map(|(a, &b)| if b { take_rows(a, rows_of_batch) } else { Ok(a.clone()) })
+            .collect::<Result<_, _>>()
+            .map_err(|e| Box::new(Diagnostic::new(codes::OUT_OF_MEMORY, e.to_string(), t.span, "this `train`")))?;
+        let mut objective = LossObjective { runner, compiled: &compiled, args: &args };
+        let loss = optimizer.step(step as usize, &mut params, &mut objective, &mut rng)?;
+        step += 1;
+        if !loss.is_finite() {
+            progress.finish();
+            runner.set_params(&compiled.trainable, &params);
+            let kept = match &t.options.checkpoint {
+                Some(p) if p.exists() => format!("the last good checkpoint, `{}`, is kept", p.display()),
+                _ => "no checkpoint was written".to_string(),
+            };
+            return Err(Box::new(
+                Diagnostic::new(codes::NON_FINITE_LOSS, format!("the loss is {loss} at step {step}"), t.span, "this `train`")
+                    .with_hint(format!("{kept}; lower the learning rate, add `clip = 1.0`, or look for a log or division of zero in the loss")),
+            ));
+        }
+        last_loss = loss;
+        progress.update(step, loss);
+        if step % log_every == 0 || step == total {
+            train_history.push((step, loss));
+            let val = match &validate {
+                Some(g) => {
+                    runner.set_params(&compiled.trainable, &params);
+                    let v = runner.eval_graph(g, &[], t.span)?;
+                    v.first().and_then(Tensor::scalar_value)
+                }
+                None => None,
+            };
+            if let Some(v) = val {
+                validation_history.push((step, v));
+            }
+            progress.log(step, loss, val);
+            if let Some(f) = &mut log_file {
+                let _ = writeln!(f, "{step},{loss:?},{},{:.6}", val.map(|v| format!("{v:?}")).unwrap_or_default(), train_start.elapsed().as_secs_f64());
+            }
+        }
+        if t.options.checkpoint_every.is_some_and(|every| step % every as u64 == 0) && step < total {
+            save(runner, step, &params, &optimizer, &rng, &train_history, &validation_history)?;
+        }
+    }
+    progress.finish();
+    let train_time = train_start.elapsed();
+    runner.set_params(&compiled.trainable, &params);
+    save(runner, step, &params, &optimizer, &rng, &train_history, &validation_history)?;
+    if let Some(path) = &t.options.plot {
+        gradc_runtime::plot::loss_plot(path, &train_history, &validation_history, &label).map_err(|e| {
+            Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot draw the loss plot: {e}"), t.span, "this `train`"))
+        })?;
+    }
+    let _ = writeln!(out, "{}", summary_line(&label, step - start, train_time, compile_time, last_loss));
+    Ok(())
+}
+
+/// The loss at the current batch, for the optimizer.
+struct LossObjective<'r, 'c> {
+    runner: &'r Runner<'c>,
+    compiled: &'r Compiled,
+    args: &'r [Tensor],
+}
+
+impl LossObjective<'_, '_> {
+    /// Runs a graph of the loss with the optimizer's params in place of the trainable ones.
+    fn run(&self, g: &Graph, params: &[Tensor], extra: &[Tensor]) -> RunResult<Vec<Tensor>> {
+        let all = self.runner.params_with(&self.compiled.trainable, params);
+        let mut args: Vec<Tensor> = self.args.to_vec();
+        args.extend_from_slice(extra);
+        let inputs = Inputs { args: &args, params: &all, data: &self.runner.data };
+        interp::run(g, &inputs).map_err(|(n, e)| eval_error(g, n, e, self.compiled.span))
+    }
+}
+
+impl Objective for LossObjective<'_, '_> {
+    type Error = Box<Diagnostic>;
+
+    fn value(&mut self, params: &[Tensor]) -> RunResult<f64> {
+        let out = self.run(&self.compiled.value, params, &[])?;
+        Ok(out[0].scalar_value().unwrap_or(f64::NAN))
+    }
+
+    fn value_and_grad(&mut self, params: &[Tensor]) -> RunResult<(f64, Vec<Tensor>)> {
+        let mut out = self.run(&self.compiled.value_and_grad, params, &[])?;
+        let loss = out[0].scalar_value().unwrap_or(f64::NAN);
+        Ok((loss, out.split_off(1)))
+    }
+
+    fn value_and_jvp(&mut self, params: &[Tensor], direction: &[Tensor]) -> RunResult<(f64, f64)> {
+        let g = self.compiled.jvp.as_ref().expect("built for forward_gradient");
+        let extra = pad_args(&self.compiled.loss, self.args.len(), direction);
+        let out = self.run(g, params, &extra)?;
+        Ok((out[0].scalar_value().unwrap_or(f64::NAN), out[1].scalar_value().unwrap_or(f64::NAN)))
+    }
+
+    fn hvp(&mut self, params: &[Tensor], v: &[Tensor]) -> RunResult<Vec<Tensor>> {
+        let g = self.compiled.hvp.as_ref().expect("built for second-order optimizers");
+        let extra = pad_args(&self.compiled.loss, self.args.len(), v);
+        self.run(g, params, &extra)
+    }
+
+    fn hessian(&mut self, params: &[Tensor]) -> RunResult<Vec<f64>> {
+        // One HVP per param entry: for the small problems `newton` is meant for.
+        let n: usize = params.iter().map(Tensor::len).sum();
+        let mut h = vec![0.0; n * n];
+        for j in 0..n {
+            let mut offset = 0;
+            let basis: Vec<Tensor> = params
+                .iter()
+                .map(|p| {
+                    let mut v = vec![0.0; p.len()];
+                    if (offset..offset + p.len()).contains(&j) {
+                        v[j - offset] = 1.0;
+                    }
+                    offset += p.len();
+                    Tensor::from_f64s(p.dtype(), p.shape().to_vec(), &v).expect("lengths match")
+                })
+                .collect();
+            let column: Vec<f64> = self.hvp(params, &basis)?.iter().flat_map(Tensor::to_f64_vec).collect();
+            for i in 0..n {
+                h[i * n + j] = column[i];
+            }
+        }
+        Ok(h)
+    }
+}
+
+/// Tangent inputs follow the loss's own inputs: the batch arguments, then (for a lambda's
+/// captures, none here) nothing, so the direction comes right after the arguments.
+fn pad_args(loss: &FnGraph, n_args: usize, direction: &[Tensor]) -> Vec<Tensor> {
+    debug_assert_eq!(loss.inputs.len(), n_args);
+    direction.to_vec()
+}
+
+/// The rows of epoch `epoch`: shuffled by a generator of its own, or in data order.
+fn epoch_order(rows: usize, seed: u64, epoch: u64, shuffle: bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows).collect();
+    if shuffle {
+        let mut rng = Rng::seed_from_u64(seed ^ epoch.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        rng.shuffle(&mut order);
+    }
+    order
+}
+
+/// The given rows (along the first axis) of a tensor.
+fn take_rows(t: &Tensor, rows: &[usize]) -> Result<Tensor, gradc_runtime::tensor::AllocError> {
+    let row: usize = t.shape()[1..].iter().product();
+    let mut shape = t.shape().to_vec();
+    shape[0] = rows.len();
+    fn pick<T: Copy>(v: &[T], rows: &[usize], row: usize) -> Vec<T> {
+        let mut out = Vec::with_capacity(rows.len() * row);
+        for &r in rows {
+            out.extend_from_slice(&v[r * row..(r + 1) * row]);
+        }
+        out
+    }
+    gradc_runtime::tensor::checked_len(t.dtype(), &shape)?;
+    let data = match t.data() {
+        Buffer::F64(v) => Buffer::F64(pick(v, rows, row)),
+        Buffer::F32(v) => Buffer::F32(pick(v, rows, row)),
+        Buffer::I64(v) => Buffer::I64(pick(v, rows, row)),
+        Buffer::Bool(v) => Buffer::Bool(pick(v, rows, row)),
+    };
+    Ok(Tensor::new(shape, data).expect("lengths match"))
+}
+
+/// Fresh values for every random draw of the arguments, in order.
+fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
+    let mut out = Vec::with_capacity(draws.len());
+    for d in draws {
+        let n = gradc_runtime::tensor::checked_len(d.ty.dtype, &d.ty.shape)
+            .map_err(|e| Box::new(Diagnostic::new(codes::OUT_OF_MEMORY, e.to_string(), d.span, "this draw")))?;
+        let values: Vec<f64> = (0..n)
+            .map(|_| match d.draw {
+                hir::RandomDraw::Normal { mean, std } => mean + std * rng.normal_f64(),
+                hir::RandomDraw::Uniform { lo, hi } => rng.uniform_range(lo, hi),
+            })
+            .collect();
+        out.push(Tensor::from_f64s(d.ty.dtype, d.ty.shape.clone(), &values).expect("lengths match"));
+    }
+    Ok(out)
+}
+
+fn schedule(s: &hir::Schedule) -> Schedule {
+    match *s {
+        hir::Schedule::Constant(lr) => Schedule::Constant(lr),
+        hir::Schedule::Cosine { lr, steps } => Schedule::Cosine { lr, steps },
+        hir::Schedule::StepDecay { lr, every, factor } => Schedule::StepDecay { lr, every, factor },
+    }
+}
+
+fn open_log(path: &Path, span: Span) -> RunResult<std::fs::File> {
+    let mut f = std::fs::File::create(path).map_err(|e| {
+        Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot write the training log `{}`: {e}", path.display()), span, "this `train`"))
+    })?;
+    let _ = writeln!(f, "step,loss,validation_loss,seconds");
+    Ok(f)
+}
+
+pub(super) fn param_index(s: Source) -> usize {
+    match s {
+        Source::Param(k) => k as usize,
+        _ => unreachable!("trainable inputs are params"),
+    }
+}
+
+fn hir_tensor(t: &gradc_compiler::check::types::TensorTy) -> gradc_compiler::check::types::Ty {
+    gradc_compiler::check::types::Ty::Tensor(t.clone())
+}
+
+fn unsupported(what: &str, span: Span) -> Box<Diagnostic> {
+    Box::new(
+        Diagnostic::new(codes::UNSUPPORTED, format!("{what} cannot run in this version of gradc"), span, "not supported yet")
+            .with_hint("`gradc check` accepts this program"),
+    )
+}
