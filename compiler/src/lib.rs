@@ -12,3 +12,4 @@ pub mod ir;
 pub mod lower;
 pub mod passes;
 pub mod interp;
+pub mod codegen;

@@ -42,7 +42,7 @@ fn value(ty: &Type, k: usize, sample: usize) -> Tensor {
         DType::F64 => Buffer::F64((0..n).map(|i| FLOATS[pick(i, FLOATS.len(), 7)]).collect()),
         DType::F32 => Buffer::F32((0..n).map(|i| FLOATS[pick(i, FLOATS.len(), 7)] as f32).collect()),
         DType::I64 => Buffer::I64((0..n).map(|i| INTS[pick(i, INTS.len(), 4)]).collect()),
-        DType::Bool => Buffer::Bool((0..n).map(|i| (i + k + sample) % 3 != 0).collect()),
+        DType::Bool => Buffer::Bool((0..n).map(|i| !(i + k + sample).is_multiple_of(3)).collect()),
     };
     Tensor::new(ty.shape.clone(), data).expect("the value has its type's length")
 }

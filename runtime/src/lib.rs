@@ -4,8 +4,12 @@
 
 pub mod atomic;
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod format;
+pub mod optim;
+pub mod plot;
+pub mod progress;
 pub mod tensor;
 pub mod rng;
 pub mod safetensors_io;

@@ -63,6 +63,8 @@ pub struct GenProgram {
     /// The constructs the program uses (`"matmul_mv"`, `"loop"`, `"gather"`, …; see
     /// [`ALL_FEATURES`]), for coverage and for checkers that skip some.
     pub features: BTreeSet<&'static str>,
+    /// The number of nodes of the expression trees of `f` and its helpers.
+    pub size: usize,
 }
 
 impl fmt::Debug for GenProgram {
@@ -144,7 +146,17 @@ pub fn eval(g: &Graph, args: &[Tensor]) -> Vec<Tensor> {
     try_eval(g, args).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
 }
 
-/// Every name [`GenProgram::features`] can hold.
+/// Every name [`GenProgram::features`] can hold: the elementwise functions by name (`neg` is
+/// unary minus), `add`…`div`, `broadcasting` (operands of different shapes), `powi` /
+/// `powi_neg` / `powi_zero` (`x ^ n`), `pow` / `pow_fn` (`^` / `pow` of a float exponent),
+/// `max2` / `min2` (binary), the reductions by name (`max` / `min` are reductions) with
+/// `reduce_axis` / `reduce_neg_axis`, the matrix products by operand ranks, the shape ops,
+/// `index` (`x[j]`), `index2` (`x[i, j]`), `slice` (`x[a:b]`), `slice_col` (`x[:, j]`),
+/// `index_slice` (`x[j, a:b]`), `loop_row` (`x[i]` with a loop variable), `loop_index`
+/// (`f64(i)`), `gather` (`x[argmax(y)]`), `argmax` / `argmax_axis` (`f64(argmax(…))`),
+/// `if_scalar` (`if sum(c) > k`), `select` (elementwise `if`), `let`, `let_tuple`, `loop`,
+/// `call` (a generic helper), `generic_two_instances` (one called at two shapes), `lambda` /
+/// `lambda_untyped`, `softmax` / `log_softmax` / `nn_qualified`, `literal`, `tensor_literal`.
 pub const ALL_FEATURES: &[&str] = &[
     "neg", "exp", "log", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "gelu", "sqrt", "abs", "erf",
     "sign", "floor", "ceil", "add", "sub", "mul", "div", "broadcasting", "powi", "powi_neg", "powi_zero", "pow",
@@ -310,16 +322,61 @@ fn parents(t: &[usize]) -> Vec<Shape> {
 fn reshape_sources(t: &[usize]) -> Vec<Shape> {
     let n = numel(t);
     let mut out = vec![vec![n]];
-    for a in (1..=n).filter(|a| n % a == 0) {
+    for a in (1..=n).filter(|a| n.is_multiple_of(*a)) {
         out.push(vec![a, n / a]);
         let r = n / a;
-        for b in (1..=r).filter(|b| r % b == 0) {
+        for b in (1..=r).filter(|b| r.is_multiple_of(*b)) {
             out.push(vec![a, b, r / b]);
         }
     }
     out.retain(|s| s != t);
     out.dedup();
     out
+}
+
+/// A way of making a value of one shape into another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    Broadcast,
+    /// `reshape`, or `.T` where that fits.
+    Reshape,
+    /// `x[j]`
+    Row,
+    /// `x[i, j]`
+    Element,
+    /// `x[:, j]`
+    Column,
+    /// `x[lo:hi]`
+    Slice,
+    /// `broadcast(sum(x), t)`
+    Reduce,
+}
+
+/// The shape ops (no reduction) that make shape `s` into shape `t`.
+fn shape_forms(s: &[usize], t: &[usize]) -> Vec<Form> {
+    let mut forms = Vec::new();
+    if is_poly(s) || is_poly(t) || s == t {
+        return forms;
+    }
+    if t.len() >= s.len() && broadcast(s, t).as_deref() == Some(t) {
+        forms.push(Form::Broadcast);
+    }
+    if numel(s) == numel(t) && !t.is_empty() {
+        forms.push(Form::Reshape);
+    }
+    if s.len() == t.len() + 1 && s[1..] == *t {
+        forms.push(Form::Row);
+    }
+    if s.len() == 2 && t.is_empty() {
+        forms.push(Form::Element);
+    }
+    if s.len() == 2 && t == [s[0]] {
+        forms.push(Form::Column);
+    }
+    if !t.is_empty() && s.len() == t.len() && s[1..] == t[1..] && t[0] < s[0] {
+        forms.push(Form::Slice);
+    }
+    forms
 }
 
 fn shape_list(s: &[usize]) -> String {
@@ -584,7 +641,7 @@ impl Node {
 
     /// The names child `i` sees that the node itself does not: variables with their shapes,
     /// and a loop variable with its end.
-    fn binds(&self, i: usize) -> (Vec<(String, Shape)>, Option<(String, usize)>) {
+    fn binds(&self, i: usize) -> (Names, Option<(String, usize)>) {
         match &self.kind {
             Kind::Let(v, val, _) if i == 1 => (vec![(v.clone(), val.shape.clone())], None),
             Kind::LetTuple { u, w, x, .. } if i == 2 => (vec![(u.clone(), x.shape.clone()), (w.clone(), vec![])], None),
@@ -932,10 +989,11 @@ impl Gen {
         if self.d.chance(0.5) {
             return self.mk(Kind::Un(Un::Tanh, bx(n)), shape, sc);
         }
-        let mut scale = 1.0;
-        while n.bound * scale > limit * 0.5 {
-            scale /= 10.0;
+        let mut k = 0;
+        while n.bound * 10f64.powi(-k) > limit * 0.5 {
+            k += 1;
         }
+        let scale = 10f64.powi(-k);
         self.mk(Kind::Scale(bx(n), scale), shape, sc)
     }
 
@@ -962,7 +1020,13 @@ impl Gen {
 
     fn pair(&mut self, t: &[usize]) -> (Shape, Shape) {
         let ps = parents(t);
-        let a = if self.d.chance(0.5) { t.to_vec() } else { self.d.pick(&ps) };
+        let a = if self.d.chance(0.6) {
+            t.to_vec()
+        } else if self.d.chance(0.4) {
+            vec![]
+        } else {
+            self.d.pick(&ps)
+        };
         let fits: Vec<Shape> = ps.iter().filter(|s| broadcast(&a, s).as_deref() == Some(t)).cloned().collect();
         let b = if fits.iter().any(|s| s == t) && self.d.chance(0.4) { t.to_vec() } else { self.d.pick(&fits) };
         if self.d.chance(0.5) {
@@ -979,8 +1043,24 @@ impl Gen {
         } else if sc.poly {
             self.d.pick(&[poly(), vec![]])
         } else {
-            self.d.shape()
+            self.prefer_shape(SHAPES, sc)
         }
+    }
+
+    /// One of `options`, most often one whose shapes (`shapes` of it) include the shape of a
+    /// variable in scope, so that leaves are variables rather than adapted ones.
+    fn prefer<T: Clone>(&mut self, options: &[T], sc: &Scope, shapes: impl Fn(&T) -> Vec<&Shape>) -> T {
+        let fits: Vec<T> = options.iter().filter(|o| shapes(o).iter().any(|s| sc.vars.iter().any(|v| v.shape == **s))).cloned().collect();
+        if !fits.is_empty() && self.d.chance(0.75) {
+            self.d.pick(&fits)
+        } else {
+            self.d.pick(options)
+        }
+    }
+
+    fn prefer_shape<S: AsRef<[usize]>>(&mut self, options: &[S], sc: &Scope) -> Shape {
+        let options: Vec<Shape> = options.iter().map(|s| s.as_ref().to_vec()).collect();
+        self.prefer(&options, sc, |s| vec![s])
     }
 
     fn build(&mut self, k: K, t: &[usize], c: u32, sc: &Scope) -> Option<Node> {
@@ -1025,29 +1105,34 @@ impl Gen {
                 self.mk(Kind::PowF(bx(a), bx(e), func), tv, sc)
             }
             K::ReduceAxis if concrete && rank <= 2 => {
-                let axis = self.d.below(rank + 1);
-                let s = with_dim(t, axis, self.d.pick(&[2, 3]));
+                let options: Vec<(usize, Shape)> = (0..=rank).flat_map(|axis| [2, 3, 4].map(|m| (axis, with_dim(t, axis, m)))).collect();
+                let (axis, s) = self.prefer(&options, sc, |o| vec![&o.1]);
                 let op = self.d.pick(if self.smooth { SMOOTH_RED } else { ALL_RED });
                 let written = if self.d.chance(0.25) { axis as i64 - s.len() as i64 } else { axis as i64 };
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::Reduce(op, Some(written), bx(a)), tv, sc)
             }
             K::ReduceAll if t.is_empty() => {
-                let s = if sc.poly { poly() } else { self.d.pick(&SHAPES[1..]).to_vec() };
+                let s = if sc.poly { poly() } else { self.prefer_shape(&SHAPES[1..], sc) };
                 let op = self.d.pick(if self.smooth { SMOOTH_RED } else { ALL_RED });
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::Reduce(op, None, bx(a)), tv, sc)
             }
             K::MatMul if concrete => {
-                let k = self.d.pick(&[2, 3]);
-                let (sa, sb) = match t {
-                    [] => (vec![k], vec![k]),
-                    [m] if self.d.chance(0.5) => (vec![*m, k], vec![k]),
-                    [m] => (vec![k], vec![k, *m]),
-                    [m, n] => (vec![*m, k], vec![k, *n]),
-                    [b, m, n] => (vec![*b, *m, k], vec![k, *n]),
-                    _ => return None,
-                };
+                let options: Vec<(Shape, Shape)> = [2, 3, 4]
+                    .iter()
+                    .flat_map(|&k| match t {
+                        [] => vec![(vec![k], vec![k])],
+                        [m] => vec![(vec![*m, k], vec![k]), (vec![k], vec![k, *m])],
+                        [m, n] => vec![(vec![*m, k], vec![k, *n])],
+                        [b, m, n] => vec![(vec![*b, *m, k], vec![k, *n])],
+                        _ => vec![],
+                    })
+                    .collect();
+                if options.is_empty() {
+                    return None;
+                }
+                let (sa, sb) = self.prefer(&options, sc, |o| vec![&o.0, &o.1]);
                 let a = self.expr(&sa, c, sc);
                 let b = self.expr(&sb, c, sc);
                 self.mk(Kind::MatMul(bx(a), bx(b)), tv, sc)
@@ -1062,13 +1147,13 @@ impl Gen {
                 if srcs.is_empty() {
                     return None;
                 }
-                let s = self.d.pick(&srcs);
+                let s = self.prefer_shape(&srcs, sc);
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::Reshape(bx(a)), tv, sc)
             }
             K::Broadcast if concrete && rank > 0 => {
                 let ps = parents(t);
-                let s = self.d.pick(&ps[1..]);
+                let s = self.prefer_shape(&ps[1..], sc);
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::Broadcast(bx(a)), tv, sc)
             }
@@ -1084,8 +1169,16 @@ impl Gen {
                     let q = 1 + self.d.below(n - p - 1);
                     vec![p, q, n - p - q]
                 } else {
-                    let p = 1 + self.d.below(n - 1);
-                    vec![p, n - p]
+                    let splits: Vec<Vec<Shape>> = (1..n)
+                        .map(|p| {
+                            let (mut a, mut b) = (tv.clone(), tv.clone());
+                            a[axis] = p;
+                            b[axis] = n - p;
+                            vec![a, b]
+                        })
+                        .collect();
+                    let parts = self.prefer(&splits, sc, |s| s.iter().collect());
+                    vec![parts[0][axis], parts[1][axis]]
                 };
                 let parts: Vec<Node> = sizes
                     .iter()
@@ -1121,53 +1214,63 @@ impl Gen {
                 if rank == 1 {
                     forms.push(4);
                 }
-                let m = self.d.pick(&[2, 3]);
-                let j = self.d.below(m);
-                let (s, subs) = match self.d.pick(&forms) {
-                    0 => (with_dim(t, 0, m), vec![Sub::Idx(j)]),
-                    1 => {
-                        let m2 = self.d.pick(&[2, 3]);
-                        let j2 = self.d.below(m2);
-                        let mut s = vec![m, m2];
-                        s.extend_from_slice(t);
-                        (s, vec![Sub::Idx(j), Sub::Idx(j2)])
+                // (form, the indexed shape)
+                let mut options: Vec<(usize, Shape)> = Vec::new();
+                for m in [2, 3, 4] {
+                    options.push((0, with_dim(t, 0, m)));
+                    if rank <= 1 {
+                        for m2 in [2, 3] {
+                            options.push((1, [&[m, m2][..], t].concat()));
+                        }
                     }
+                    if rank >= 1 {
+                        if m > t[0] {
+                            options.push((2, [&[m][..], &t[1..]].concat()));
+                        }
+                        options.push((3, with_dim(t, 1, m)));
+                    }
+                    if rank == 1 {
+                        for extra in [1, 2] {
+                            options.push((4, vec![m, t[0] + extra]));
+                        }
+                    }
+                }
+                let (form, s) = self.prefer(&options, sc, |o| vec![&o.1]);
+                let j = self.d.below(s[0]);
+                let subs = match form {
+                    0 => vec![Sub::Idx(j)],
+                    1 => vec![Sub::Idx(j), Sub::Idx(self.d.below(s[1]))],
                     2 => {
-                        let extra = 1 + self.d.below(2);
-                        let lo = self.d.below(extra + 1);
-                        let mut s = tv.clone();
-                        s[0] += extra;
-                        let len = s[0];
-                        (s, vec![Sub::Slice(lo, lo + t[0], len)])
+                        let lo = self.d.below(s[0] - t[0] + 1);
+                        vec![Sub::Slice(lo, lo + t[0], s[0])]
                     }
-                    3 => (with_dim(t, 1, m), vec![Sub::Full, Sub::Idx(j)]),
+                    3 => vec![Sub::Full, Sub::Idx(self.d.below(s[1]))],
                     _ => {
-                        let extra = 1 + self.d.below(2);
-                        let lo = self.d.below(extra + 1);
-                        (vec![m, t[0] + extra], vec![Sub::Idx(j), Sub::Slice(lo, lo + t[0], t[0] + extra)])
+                        let lo = self.d.below(s[1] - t[0] + 1);
+                        vec![Sub::Idx(j), Sub::Slice(lo, lo + t[0], s[1])]
                     }
                 };
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::Index(bx(a), subs), tv, sc)
             }
             K::Gather if concrete && rank <= 2 => {
-                let m = self.d.pick(&[2, 3, 4]);
-                let a = self.expr(&with_dim(t, 0, m), c, sc);
-                let key = self.expr(&[m], c, sc);
+                let options: Vec<Shape> = [2, 3, 4].iter().map(|&m| with_dim(t, 0, m)).collect();
+                let s = self.prefer_shape(&options, sc);
+                let a = self.expr(&s, c, sc);
+                let key = self.expr(&[s[0]], c, sc);
                 self.mk(Kind::Gather(bx(a), bx(key)), tv, sc)
             }
             K::ArgMax if concrete && rank <= 2 => {
-                let (s, axis) = if rank == 0 && self.d.chance(0.7) {
-                    (self.d.pick(&[vec![2], vec![3], vec![4], vec![2, 3], vec![3, 2]]), None)
-                } else {
-                    let axis = self.d.below(rank + 1);
-                    (with_dim(t, axis, self.d.pick(&[2, 3])), Some(axis))
-                };
+                let mut options: Vec<(Option<usize>, Shape)> = (0..=rank).flat_map(|axis| [2, 3].map(|m| (Some(axis), with_dim(t, axis, m)))).collect();
+                if rank == 0 {
+                    options.extend(SHAPES[1..].iter().map(|s| (None, s.to_vec())));
+                }
+                let (axis, s) = self.prefer(&options, sc, |o| vec![&o.1]);
                 let a = self.expr(&s, c, sc);
                 self.mk(Kind::ArgMax(axis, bx(a)), tv, sc)
             }
             K::IfScalar => {
-                let s = if sc.poly { self.d.pick(&[poly(), vec![]]) } else { self.d.shape() };
+                let s = if sc.poly { self.d.pick(&[poly(), vec![]]) } else { self.prefer_shape(SHAPES, sc) };
                 let cond = self.expr(&s, c, sc);
                 let red = self.d.pick(&[Red::Sum, Red::Mean, Red::Max, Red::Min]);
                 let cmp = self.d.pick(CMPS);
@@ -1189,7 +1292,8 @@ impl Gen {
                 };
                 let cmp = self.d.pick(CMPS);
                 let then = self.expr(t, c, sc);
-                let se = if self.d.chance(0.5) { tv.clone() } else { self.d.pick(&ps) };
+                // A scalar condition is a scalar `if`, whose branches have one type.
+                let se = if sa.is_empty() || self.d.chance(0.5) { tv.clone() } else { self.d.pick(&ps) };
                 let els = self.expr(&se, c, sc);
                 let (then, els) = if self.d.chance(0.5) { (then, els) } else { (els, then) };
                 self.mk(Kind::Select { cmp, a: bx(a), b: bx(b), then: bx(then), els: bx(els) }, tv, sc)
@@ -1224,7 +1328,12 @@ impl Gen {
                 let (acc, idx) = (self.fresh("s"), self.fresh("i"));
                 let mut inner = sc.with(&acc, t, SB);
                 inner.loops.push((idx.clone(), hi));
-                let body = self.expr(t, c, &inner);
+                let mut body = self.expr(t, c, &inner);
+                if self.d.chance(0.7) {
+                    let op = self.d.pick(&[Bin::Add, Bin::Add, Bin::Sub, Bin::Mul]);
+                    let a = self.mk(Kind::Var(acc.clone()), tv.clone(), &inner);
+                    body = self.mk(Kind::Bin(op, bx(a), bx(body)), tv.clone(), &inner);
+                }
                 let body = self.squash(body, SB, &inner);
                 self.mk(Kind::Loop { acc, idx, lo, hi, init: bx(init), body: bx(body) }, tv, sc)
             }
@@ -1268,14 +1377,14 @@ impl Gen {
         let mut cands: Vec<(u32, Node)> = Vec::new();
         for (i, v) in sc.vars.iter().enumerate() {
             if v.shape == t {
-                cands.push((2 + 2 * i as u32, self.mk(Kind::Var(v.name.clone()), t.to_vec(), sc)));
+                cands.push((6 + 3 * i as u32, self.mk(Kind::Var(v.name.clone()), t.to_vec(), sc)));
             }
         }
         for (idx, hi) in &sc.loops {
             for v in &sc.vars {
                 if !is_poly(&v.shape) && !v.shape.is_empty() && v.shape[0] >= *hi && v.shape[1..] == *t {
                     let var = self.mk(Kind::Var(v.name.clone()), v.shape.clone(), sc);
-                    cands.push((8, self.mk(Kind::Index(bx(var), vec![Sub::Loop(idx.clone())]), t.to_vec(), sc)));
+                    cands.push((12, self.mk(Kind::Index(bx(var), vec![Sub::Loop(idx.clone())]), t.to_vec(), sc)));
                 }
             }
             if t.is_empty() {
@@ -1290,8 +1399,9 @@ impl Gen {
             cands.push((1, self.mk(Kind::TLit(vals), t.to_vec(), sc)));
         }
         let others: Vec<Var> = sc.vars.iter().filter(|v| v.shape != t && (!sc.poly || t.is_empty())).cloned().collect();
+        let structural: Vec<Var> = others.iter().filter(|v| !shape_forms(&v.shape, t).is_empty()).cloned().collect();
         if !others.is_empty() {
-            let v = self.d.pick(&others);
+            let v = if !structural.is_empty() && self.d.chance(0.8) { self.d.pick(&structural) } else { self.d.pick(&others) };
             let var = self.mk(Kind::Var(v.name.clone()), v.shape.clone(), sc);
             let weight = if cands.len() <= 1 { 10 } else { 3 };
             cands.push((weight, self.adapt(var, t, sc)));
@@ -1301,53 +1411,40 @@ impl Gen {
         cands.swap_remove(i).1
     }
 
-    /// `x` made into shape `t` by shape ops (or a reduction and a broadcast).
+    /// `x` made into shape `t` by shape ops where it can be (or a reduction and a broadcast).
     fn adapt(&mut self, x: Node, t: &[usize], sc: &Scope) -> Node {
         let s = x.shape.clone();
         let tv = t.to_vec();
-        let mut forms = vec![0];
-        if !sc.poly {
-            if t.len() >= s.len() && broadcast(&s, t).as_deref() == Some(t) {
-                forms.push(1);
-            }
-            if numel(&s) == numel(t) && !t.is_empty() {
-                forms.push(2);
-            }
-            if s.len() == t.len() + 1 && s[1..] == *t {
-                forms.push(3);
-            }
-            if s.len() == 2 && t == [s[0]] {
-                forms.push(4);
-            }
-            if s.len() == 1 && t.len() == 1 && t[0] < s[0] {
-                forms.push(5);
-            }
-        }
-        match self.d.pick(&forms) {
-            1 => self.mk(Kind::Broadcast(bx(x)), tv, sc),
-            2 if s.len() == 2 && t == [s[1], s[0]] && self.d.chance(0.5) => self.mk(Kind::Transpose(true, bx(x)), tv, sc),
-            2 => self.mk(Kind::Reshape(bx(x)), tv, sc),
-            3 => {
+        let forms = if sc.poly { vec![] } else { shape_forms(&s, t) };
+        let form = if forms.is_empty() || self.d.chance(0.1) { Form::Reduce } else { self.d.pick(&forms) };
+        match form {
+            Form::Broadcast => self.mk(Kind::Broadcast(bx(x)), tv, sc),
+            Form::Reshape if s.len() == 2 && t == [s[1], s[0]] && self.d.chance(0.5) => self.mk(Kind::Transpose(true, bx(x)), tv, sc),
+            Form::Reshape => self.mk(Kind::Reshape(bx(x)), tv, sc),
+            Form::Row => {
                 let j = self.d.below(s[0]);
                 self.mk(Kind::Index(bx(x), vec![Sub::Idx(j)]), tv, sc)
             }
-            4 => {
+            Form::Element => {
+                let (i, j) = (self.d.below(s[0]), self.d.below(s[1]));
+                self.mk(Kind::Index(bx(x), vec![Sub::Idx(i), Sub::Idx(j)]), tv, sc)
+            }
+            Form::Column => {
                 let j = self.d.below(s[1]);
                 self.mk(Kind::Index(bx(x), vec![Sub::Full, Sub::Idx(j)]), tv, sc)
             }
-            5 => {
+            Form::Slice => {
                 let lo = self.d.below(s[0] - t[0] + 1);
                 self.mk(Kind::Index(bx(x), vec![Sub::Slice(lo, lo + t[0], s[0])]), tv, sc)
             }
-            _ => {
+            Form::Reduce => {
                 let op = self.d.pick(&[Red::Sum, Red::Mean, Red::LogSumExp]);
                 let r = self.mk(Kind::Reduce(op, None, bx(x)), vec![], sc);
                 let r = self.squash(r, LIMIT, sc);
                 if t.is_empty() {
                     r
-                } else if sc.poly {
-                    unreachable!("in a helper only scalars are adapted to")
                 } else {
+                    assert!(!sc.poly, "in a helper only scalars are adapted to");
                     self.mk(Kind::Broadcast(bx(r)), tv, sc)
                 }
             }
@@ -1439,13 +1536,12 @@ fn node_shrinks(n: &Node, names: &Names, out: &mut Vec<Node>) {
             out.push(m);
         }
     }
-    let kids = n.kids();
-    for i in 0..kids.len() {
+    for (i, kid) in n.kids().into_iter().enumerate() {
         let (bound, _) = n.binds(i);
         let mut inner = names.clone();
         inner.extend(bound);
         let mut variants = Vec::new();
-        node_shrinks(kids[i], &inner, &mut variants);
+        node_shrinks(kid, &inner, &mut variants);
         for v in variants {
             let mut m = n.clone();
             *m.kids_mut().swap_remove(i) = v;
@@ -1741,6 +1837,7 @@ fn render(p: &Prog) -> GenProgram {
         out_shape: p.out.clone(),
         smooth,
         features,
+        size: tree_size(p),
     }
 }
 
@@ -1849,10 +1946,10 @@ fn collect_features(n: &Node, out: &mut BTreeSet<&'static str>, calls: &mut BTre
     }
 }
 
-/// The number of nodes of the current program's trees (`f`'s body and the helpers').
-pub fn tree_size(t: &ProgramTree) -> usize {
-    t.cur.body.count() + t.cur.helpers.iter().flatten().map(|h| match h {
+fn tree_size(p: &Prog) -> usize {
+    let helpers = p.helpers.iter().flatten().map(|h| match h {
         Helper::Elementwise(a) => a.count(),
         Helper::Tuple(a, b) => a.count() + b.count(),
-    }).sum::<usize>()
+    });
+    p.body.count() + helpers.sum::<usize>()
 }

@@ -13,6 +13,8 @@
 //! longer campaign (the release check); the default is sized for CI.
 
 mod harness;
+#[path = "../common/mod.rs"]
+mod common;
 
 use gradc_compiler::check::hir::{Sig, Transform};
 use harness::*;
@@ -123,4 +125,32 @@ fn the_checks_catch_a_wrong_derivative() {
     let src = "fn g(x: f64) -> f64 { x * x } with jvp(x, dx) { 4.0 * x * dx }\nfn f(x: f64) -> f64 { g(x) }";
     let err = check(src, true, 1).expect_err("a wrong rule must fail the finite-difference check");
     assert!(err.contains("finite differences"), "{err}");
+}
+
+/// How many random programs each generated-program test checks: `GRADCHECK_CASES`, or a
+/// CI-sized default.
+fn cases(default: u64) -> u64 {
+    std::env::var("GRADCHECK_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Random programs over the whole op table (kinks included: those skip the finite-difference
+/// checks), tensor-valued and scalar-valued.
+#[test]
+fn random_programs_pass_every_check() {
+    use common::gen::{generate, GenOptions};
+    let mut failures = Vec::new();
+    let n = cases(1500);
+    for seed in 0..n {
+        let scalar_out = seed % 2 == 0;
+        let opts = GenOptions { max_depth: 1 + (seed % 4) as u32, scalar_out, smooth_only: seed % 3 == 0 };
+        let p = generate(seed, opts);
+        if let Err(e) = check(&p.source, p.smooth, seed) {
+            failures.push(format!("seed {seed}:\n{}\n  {e}", p.source));
+            if failures.len() >= 3 {
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n\n"));
+    println!("{n} random programs pass every check");
 }

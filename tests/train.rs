@@ -1,0 +1,150 @@
+//! Training as a user runs it, through the binary: checkpoints survive SIGKILL, `--resume`
+//! ends with exactly the params of an uninterrupted run, Ctrl-C writes a checkpoint and
+//! exits 130, a diverging loss stops with E096 and keeps the last good checkpoint.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gradc::runtime::safetensors_io;
+
+/// A small regression with shuffled batches, a fresh random argument every step and Adam:
+/// everything whose state a resumed run must restore.
+const PROGRAM: &str = r#"
+data xs = normal([512, 4], seed = 1);
+param w: f64[4] = normal(0, 1);
+param b: f64 = 0.0;
+fn loss[B](x: f64[B, 4], noise: f64[B]) -> f64 { mean((x @ w + b - x @ [1.0, -2.0, 0.5, 3.0] + 0.01 * noise) ^ 2) }
+train loss(xs, normal([64])) {
+    optimizer = adam(lr = 1e-3),
+    steps = STEPS,
+    batch = 64,
+    shuffle = true,
+    checkpoint = "run.safetensors",
+    checkpoint_every = 500,
+}
+save "final.safetensors";
+"#;
+
+fn gradc(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gradc"));
+    c.current_dir(dir).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c
+}
+
+fn write_program(dir: &Path, steps: usize) -> String {
+    let path = dir.join("train.gd");
+    std::fs::write(&path, PROGRAM.replace("STEPS", &steps.to_string())).unwrap();
+    path.display().to_string()
+}
+
+fn params(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let loaded = safetensors_io::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    loaded.into_iter().map(|(n, t)| (n, t.to_f64_vec().iter().flat_map(|v| v.to_le_bytes()).collect())).collect()
+}
+
+/// Waits until `file` exists (or the child exits), up to a minute.
+fn wait_for(file: &Path, child: &mut std::process::Child) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if file.exists() {
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return file.exists();
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+#[test]
+fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_params() {
+    let steps = 40_000;
+    let whole = tempfile::tempdir().unwrap();
+    let program = write_program(whole.path(), steps);
+    let out = gradc(whole.path(), &["run", "--quiet", &program]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = params(&whole.path().join("final.safetensors"));
+
+    // A pseudo-random moment after the first checkpoint (the clock's nanoseconds).
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let delay = Duration::from_millis(u64::from(nanos % 400));
+    let killed = tempfile::tempdir().unwrap();
+    let program = write_program(killed.path(), steps);
+    let mut child = gradc(killed.path(), &["run", "--quiet", &program]).spawn().unwrap();
+    let ckpt = killed.path().join("run.safetensors");
+    assert!(wait_for(&ckpt, &mut child), "no checkpoint was written");
+    std::thread::sleep(delay);
+    let _ = child.kill(); // SIGKILL
+    let _ = child.wait();
+    println!("killed {delay:?} after the first checkpoint");
+
+    // Whatever moment it died at, the checkpoint loads; it is from the middle of the run.
+    let loaded = gradc::runtime::checkpoint::load(&ckpt).expect("the checkpoint on disk loads");
+    println!("the checkpoint holds step {} of {steps}", loaded.step);
+    assert!(loaded.step < steps as u64, "the run finished before it was killed: make it longer");
+    let out = gradc(killed.path(), &["run", "--quiet", &program, "--resume", "run.safetensors"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(params(&killed.path().join("final.safetensors")), expected, "resumed params differ from the uninterrupted run");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let program = write_program(dir.path(), 2_000_000);
+    let mut child = gradc(dir.path(), &["run", "--quiet", &program]).spawn().unwrap();
+    let ckpt = dir.path().join("run.safetensors");
+    assert!(wait_for(&ckpt, &mut child), "no checkpoint was written");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("E097") && stderr.contains("--resume"), "{stderr}");
+    let ckpt = gradc::runtime::checkpoint::load(&ckpt).expect("the checkpoint loads");
+    assert!(ckpt.step > 0);
+}
+
+#[test]
+fn a_diverging_loss_stops_with_e096_and_keeps_the_last_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diverge.gd");
+    std::fs::write(
+        &path,
+        "param x: f64 = 1.0;\nfn loss() -> f64 { exp(x * x) }\n\
+         train loss() { optimizer = sgd(lr = 2.0), steps = 100, checkpoint = \"last.safetensors\", checkpoint_every = 1 }\n",
+    )
+    .unwrap();
+    let out = gradc(dir.path(), &["run", "--quiet", path.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("E096") && stderr.contains("at step"), "{stderr}");
+    let ckpt = gradc::runtime::checkpoint::load(&dir.path().join("last.safetensors")).expect("the last good checkpoint loads");
+    let x = ckpt.params.iter().find(|(n, _)| n == "x").expect("x is saved").1.scalar_value().unwrap();
+    assert!(x.is_finite(), "the kept checkpoint holds finite params, not {x}");
+}
+
+#[test]
+fn the_summary_line_and_a_plot_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plot.gd");
+    std::fs::write(
+        &path,
+        "param x: f64[2] = [3.0, -2.0];\nfn loss() -> f64 { sum(x ^ 2) }\n\
+         train loss() { optimizer = sgd(lr = 0.1), steps = 50, log_every = 5, plot = \"loss.png\", log = \"train.csv\" }\nprint x;\n",
+    )
+    .unwrap();
+    let out = gradc(dir.path(), &["run", path.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let first = stdout.lines().next().unwrap();
+    assert!(first.starts_with("train loss: 50 steps in ") && first.contains(" ms/step), compile ") && first.contains(", final loss "), "{first}");
+    let png = std::fs::read(dir.path().join("loss.png")).expect("the plot exists");
+    assert_eq!(&png[1..4], b"PNG");
+    let csv = std::fs::read_to_string(dir.path().join("train.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 11, "{csv}");
+    // Progress lines go to stderr when it is not a terminal.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("step 50/50"));
+}
