@@ -94,7 +94,6 @@ fn losses_of_both_signs_and_non_finite_values() {
 
 #[test]
 fn nothing_to_draw_still_makes_a_picture() {
-    let dir = tempfile::tempdir().unwrap();
     for (i, (train, val)) in [
         (vec![], vec![]),
         (vec![(0, f64::NAN), (1, f64::INFINITY)], vec![(3, f64::NAN)]),
@@ -109,7 +108,7 @@ fn nothing_to_draw_still_makes_a_picture() {
     .into_iter()
     .enumerate()
     {
-        let path = dir.path().join(format!("p{i}.png"));
+        let (_guard, path) = out(&format!("edge{i}.png"));
         loss_plot(&path, &train, &val, "edge case").unwrap_or_else(|e| panic!("case {i}: {e}"));
         decode(&path);
     }
@@ -144,4 +143,40 @@ fn plots_from_many_threads_at_once() {
             });
         }
     });
+}
+
+/// Random series over every magnitude f64 has (underflow to 0 included), both signs, NaNs
+/// and steps up to u64::MAX: plotters' axis code once looped for ever on a range of more
+/// than 308 decades, so this checks every picture comes back.
+#[test]
+fn random_extreme_series_never_hang_or_panic() {
+    use gradc_runtime::plot::render_png;
+    use gradc_runtime::rng::Rng;
+    let mut rng = Rng::seed_from_u64(7);
+    for case in 0..200 {
+        let mut series = || -> Vec<(u64, f64)> {
+            let n = rng.below(6) as usize * (1 + rng.below(30) as usize);
+            let scale = rng.uniform_range(-330.0, 309.0);
+            let spread = rng.uniform_range(0.0, 400.0);
+            let step_scale = 10f64.powf(rng.uniform_range(0.0, 19.5));
+            (0..n)
+                .map(|_| {
+                    let s = (rng.uniform_f64() * step_scale) as u64;
+                    let mut l = 10f64.powf(scale + rng.uniform_range(-spread, 0.0));
+                    if rng.below(4) == 0 {
+                        l = -l;
+                    }
+                    if rng.below(10) == 0 {
+                        l = f64::NAN;
+                    }
+                    if rng.below(20) == 0 {
+                        l = 0.0;
+                    }
+                    (s, l)
+                })
+                .collect()
+        };
+        let (t, v) = (series(), series());
+        render_png(&t, &v, "fuzz").unwrap_or_else(|e| panic!("case {case}: {e}"));
+    }
 }

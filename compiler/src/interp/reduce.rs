@@ -178,13 +178,26 @@ fn matmul_of<T: Num>(a: &Tensor, b: &Tensor, ty: &Type) -> Result<Buffer, EvalEr
     let batch = if r == 3 { a.shape()[0] } else { 1 };
     let (m, k, n) = (a.shape()[r - 2], a.shape()[r - 1], b.shape()[r - 1]);
     let mut out = alloc(ty)?;
+    out.resize(batch * m * n, T::ZERO);
+    // Row by row in i-k-j order, which walks `b` and the output row contiguously; each
+    // c[i, j] still sums its products in order k = 0, 1, …, starting from the first one, so
+    // the result is the same bits as the textbook i-j-k loop.
     for p in 0..batch {
         let (x, y) = (&x[p * m * k..(p + 1) * m * k], &y[p * k * n..(p + 1) * k * n]);
         for i in 0..m {
-            for j in 0..n {
-                let mut products = (0..k).map(|kk| <T as Num>::times(x[i * k + kk], y[kk * n + j]));
-                let first = products.next().unwrap_or(T::ZERO);
-                out.push(products.fold(first, <T as Num>::plus));
+            let row = &mut out[(p * m + i) * n..(p * m + i + 1) * n];
+            if k == 0 {
+                continue;
+            }
+            let xi = x[i * k];
+            for (c, &yj) in row.iter_mut().zip(&y[..n]) {
+                *c = <T as Num>::times(xi, yj);
+            }
+            for kk in 1..k {
+                let xi = x[i * k + kk];
+                for (c, &yj) in row.iter_mut().zip(&y[kk * n..(kk + 1) * n]) {
+                    *c = <T as Num>::plus(*c, <T as Num>::times(xi, yj));
+                }
             }
         }
     }
