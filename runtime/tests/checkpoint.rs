@@ -101,10 +101,12 @@ fn round_trip_is_bit_identical() {
     }
     assert_eq!(dir_entries(dir.path()), ["run.safetensors"]);
 
-    // Saving the loaded checkpoint again gives the same bytes.
+    // Saving the loaded checkpoint again and loading that gives the same checkpoint. (Not
+    // necessarily the same bytes: the `safetensors` crate writes the metadata keys in hash
+    // order.)
     let again = dir.path().join("again.safetensors");
     checkpoint::save(&again, &back).unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&again).unwrap());
+    assert_identical(&ckpt, &checkpoint::load(&again).unwrap());
 }
 
 #[test]
@@ -386,8 +388,8 @@ fn foreign_and_damaged_files_get_clear_errors() {
         "has 2 entries but `history/train/step` has 1",
     );
     invalid(
-        load_err(&[("history/validation/step", t(&[1], Buffer::I64(vec![-1])))], |_| {}),
-        "history/validation/step",
+        load_err(&[("history/train/step", t(&[1], Buffer::I64(vec![-1])))], |_| {}),
+        "history/train/step",
         "negative step -1",
     );
 
@@ -504,6 +506,7 @@ fn a_killed_writer_leaves_a_loadable_checkpoint() {
     let mut rng = Rng::seed_from_u64(seed);
     let exe = std::env::current_exe().unwrap();
     let mut steps_seen = Vec::new();
+    let mut mid_write = 0;
     for round in 0..10 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.safetensors");
@@ -531,6 +534,7 @@ fn a_killed_writer_leaves_a_loadable_checkpoint() {
         steps_seen.push(c.step);
         // Besides the checkpoint, at most the temporary file the kill interrupted.
         for name in dir_entries(dir.path()) {
+            mid_write += usize::from(name.ends_with(".tmp"));
             assert!(
                 name == "run.safetensors"
                     || (name.starts_with(".run.safetensors.") && name.ends_with(".tmp")),
@@ -538,5 +542,5 @@ fn a_killed_writer_leaves_a_loadable_checkpoint() {
             );
         }
     }
-    eprintln!("steps at the kills: {steps_seen:?}");
+    eprintln!("steps at the kills: {steps_seen:?}; {mid_write} of 10 in the middle of a write");
 }
