@@ -107,10 +107,20 @@ fn agree_inputs(what: &str, g: &Graph, inputs: &Inputs, exact: Exact) {
     if std::env::var_os("JIT_TRACE").is_some() {
         eprintln!("== {what}\n{}", gradc_compiler::ir::print::print(g));
     }
+    let t0 = Instant::now();
     let theirs = run(g, inputs);
+    let trace = std::env::var_os("JIT_TIME").is_some();
+    if trace {
+        eprintln!("{what}: {} nodes, interp {:.1} ms", g.live_count(), t0.elapsed().as_secs_f64() * 1e3);
+    }
     for opts in variants() {
+        let t0 = Instant::now();
         let k = compile(g, &opts);
+        let t1 = Instant::now();
         let ours = k.run(inputs);
+        if trace {
+            eprintln!("  compile {:.1} ms, run {:.1} ms", (t1 - t0).as_secs_f64() * 1e3, t1.elapsed().as_secs_f64() * 1e3);
+        }
         compare(&format!("{what} ({opts:?})"), g, &ours, &theirs, exact);
         // A kernel runs again with the same result (no state left behind).
         if ours.is_ok() {

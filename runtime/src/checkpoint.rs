@@ -193,7 +193,9 @@ pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
     let mut tensors: Vec<(&str, &Tensor)> =
         Vec::with_capacity(ckpt.params.len() + ckpt.optimizer.len() + 4);
     tensors.extend(ckpt.params.iter().map(|(n, t)| (n.as_str(), t)));
-    tensors.extend(optimizer_names.iter().map(String::as_str).zip(ckpt.optimizer.iter().map(|(_, t)| t)));
+    tensors.extend(
+        optimizer_names.iter().map(String::as_str).zip(ckpt.optimizer.iter().map(|(_, t)| t)),
+    );
     tensors.extend([
         (TRAIN_STEP, &train_steps),
         (TRAIN_LOSS, &train_losses),
@@ -217,7 +219,8 @@ pub fn save(path: &Path, ckpt: &Checkpoint) -> Result<(), CheckpointError> {
 /// The two history tensors for a `(step, loss)` series.
 fn history_tensors(series: &[(u64, f64)]) -> (Tensor, Tensor) {
     // Steps beyond i64::MAX cannot occur in practice (2⁶³ steps); saturate rather than wrap.
-    let steps: Vec<i64> = series.iter().map(|&(s, _)| i64::try_from(s).unwrap_or(i64::MAX)).collect();
+    let steps: Vec<i64> =
+        series.iter().map(|&(s, _)| i64::try_from(s).unwrap_or(i64::MAX)).collect();
     let losses: Vec<f64> = series.iter().map(|&(_, l)| l).collect();
     let n = series.len();
     (
@@ -261,9 +264,8 @@ fn from_parts(
         message,
     };
 
-    let format = metadata
-        .get(KEY_FORMAT)
-        .ok_or(CheckpointError::NotACheckpoint { path: path_buf() })?;
+    let format =
+        metadata.get(KEY_FORMAT).ok_or(CheckpointError::NotACheckpoint { path: path_buf() })?;
     if format != FORMAT_VERSION {
         return Err(CheckpointError::Version { path: path_buf(), found: format.clone() });
     }
@@ -274,11 +276,10 @@ fn from_parts(
         .ok_or_else(|| invalid(KEY_STEP, format!("is {step_text:?}, not a step count")))?;
 
     let rng_text = meta(KEY_RNG)?;
-    let words: Vec<u64> = rng_text
-        .split(',')
-        .map(parse_decimal)
-        .collect::<Option<_>>()
-        .ok_or_else(|| invalid(KEY_RNG, format!("is {rng_text:?}, not comma-separated integers")))?;
+    let words: Vec<u64> =
+        rng_text.split(',').map(parse_decimal).collect::<Option<_>>().ok_or_else(|| {
+            invalid(KEY_RNG, format!("is {rng_text:?}, not comma-separated integers"))
+        })?;
     let rng: [u64; STATE_WORDS] = words.try_into().map_err(|w: Vec<u64>| {
         invalid(KEY_RNG, format!("has {} words; the generator's state is {STATE_WORDS}", w.len()))
     })?;
@@ -322,7 +323,11 @@ fn from_parts(
             _ => {
                 return Err(invalid(
                     loss_key,
-                    format!("is {}{:?}; it must be a vector of f64", losses.dtype(), losses.shape()),
+                    format!(
+                        "is {}{:?}; it must be a vector of f64",
+                        losses.dtype(),
+                        losses.shape()
+                    ),
                 ))
             }
         };

@@ -265,7 +265,11 @@ fn linear_tick(v: f64, span: f64) -> String {
         }
     } else {
         // Mantissa digits enough for the ticks' spacing relative to their size.
-        let digits = if span > 0.0 { (max / span * 10.0).log10().ceil().clamp(1.0, 10.0) as usize } else { 3 };
+        let digits = if span > 0.0 {
+            (max / span * 10.0).log10().ceil().clamp(1.0, 10.0) as usize
+        } else {
+            3
+        };
         exp_form(v, digits)
     }
 }

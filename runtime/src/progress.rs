@@ -90,7 +90,12 @@ impl Progress {
     /// [`Progress::new`] that writes its lines (in [`Mode::Lines`], and [`Progress::println`]
     /// in every mode but [`Mode::Bar`]) to `out`; for tests and for callers that log elsewhere.
     /// In [`Mode::Bar`] the bar itself is not drawn: a bar belongs on a terminal.
-    pub fn with_writer(total: u64, label: &str, mode: Mode, out: Box<dyn Write + Send>) -> Progress {
+    pub fn with_writer(
+        total: u64,
+        label: &str,
+        mode: Mode,
+        out: Box<dyn Write + Send>,
+    ) -> Progress {
         Progress::build(total, label, mode, out, ProgressDrawTarget::hidden())
     }
 
@@ -499,7 +504,11 @@ mod tests {
 
     /// Removes the `  N steps/s` part, which depends on the clock.
     fn without_rates(text: &str) -> Vec<String> {
-        text.lines().map(|l| l.split("  ").filter(|p| !p.ends_with("steps/s")).collect::<Vec<_>>().join("  ")).collect()
+        text.lines()
+            .map(|l| {
+                l.split("  ").filter(|p| !p.ends_with("steps/s")).collect::<Vec<_>>().join("  ")
+            })
+            .collect()
     }
 
     #[test]
@@ -539,14 +548,17 @@ mod tests {
             }
         }
         drop(p); // `Drop` finishes
-        assert_eq!(without_rates(&out.text()), ["step 100/200  loss 0.5000", "step 200/200  loss 0.5000"]);
+        assert_eq!(
+            without_rates(&out.text()),
+            ["step 100/200  loss 0.5000", "step 200/200  loss 0.5000"]
+        );
     }
 
     #[test]
     fn a_resumed_run_counts_from_its_checkpoint() {
         let out = Shared::default();
-        let mut p = Progress::with_writer(300, "t", Mode::Lines, Box::new(out.clone()))
-            .starting_at(200);
+        let mut p =
+            Progress::with_writer(300, "t", Mode::Lines, Box::new(out.clone())).starting_at(200);
         for step in 201..=250 {
             p.update(step, 0.25);
         }
@@ -555,8 +567,8 @@ mod tests {
 
         // Resumed at the very end: nothing to say.
         let out = Shared::default();
-        let mut p = Progress::with_writer(300, "t", Mode::Lines, Box::new(out.clone()))
-            .starting_at(300);
+        let mut p =
+            Progress::with_writer(300, "t", Mode::Lines, Box::new(out.clone())).starting_at(300);
         p.finish();
         assert_eq!(out.text(), "");
     }

@@ -60,8 +60,9 @@ fn assert_identical(a: &Checkpoint, b: &Checkpoint) {
         v.sort();
         v
     };
-    let series =
-        |v: &[(u64, f64)]| -> Vec<(u64, u64)> { v.iter().map(|&(s, l)| (s, l.to_bits())).collect() };
+    let series = |v: &[(u64, f64)]| -> Vec<(u64, u64)> {
+        v.iter().map(|&(s, l)| (s, l.to_bits())).collect()
+    };
     assert_eq!(a.step, b.step);
     assert_eq!(named(&a.params), named(&b.params));
     assert_eq!(named(&a.optimizer), named(&b.optimizer));
@@ -498,10 +499,9 @@ fn checkpoint_writer_child() {
 #[cfg(unix)]
 #[test]
 fn a_killed_writer_leaves_a_loadable_checkpoint() {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+            as u64;
     eprintln!("kill timing seed {seed}");
     let mut rng = Rng::seed_from_u64(seed);
     let exe = std::env::current_exe().unwrap();
@@ -528,8 +528,8 @@ fn a_killed_writer_leaves_a_loadable_checkpoint() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 
-        let c = checkpoint::load(&path)
-            .unwrap_or_else(|e| panic!("round {round} (seed {seed}): {e}"));
+        let c =
+            checkpoint::load(&path).unwrap_or_else(|e| panic!("round {round} (seed {seed}): {e}"));
         assert_identical(&c, &checkpoint_at(c.step));
         steps_seen.push(c.step);
         // Besides the checkpoint, at most the temporary file the kill interrupted.

@@ -189,6 +189,22 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
             });
             return Ok(FnGraph { graph: g, inputs, n_params: 2 * p });
         }
+        // With respect to a single number, forward mode is the cheaper pass: one tangent,
+        // no transposition. It matters most for nested derivatives of scalar functions,
+        // where reverse over reverse grows much faster than forward over forward.
+        Transform::Grad { wrt } | Transform::ValueAndGrad { wrt } if leaf_range(sig, wrt).map(|i| f.inputs[i].len()).sum::<usize>() == 1 && r == 1 => {
+            let a = leaf_range(sig, wrt).start;
+            let lin = simplify(&jvp(&f.graph, &[(arg(a), arg_at(BASE, 0))]));
+            let keep_value = matches!(op, Transform::ValueAndGrad { .. });
+            let tangent_ty = f.inputs[a].clone();
+            compose(name, &f.inputs, |e, ins| {
+                let outs = inline(e, &lin, &mut |e, k| if k == BASE { e.splat(&tangent_ty, 1.0) } else { ins[k as usize] });
+                // The tangent has the result's type; the gradient has the argument's.
+                let g = e.convert(outs[1], tangent_ty.dtype);
+                let g = e.reshape(g, &tangent_ty.shape);
+                if keep_value { vec![outs[0], g] } else { vec![g] }
+            })
+        }
         Transform::Grad { wrt } | Transform::ValueAndGrad { wrt } => {
             let wrt_sources: Vec<(Source, Type)> = leaf_range(sig, wrt).map(|i| (arg(i), f.inputs[i].clone())).collect();
             let v = vjp(&f.graph, &wrt_sources, &[arg_at(BASE, 0)]).map_err(not_linear)?;

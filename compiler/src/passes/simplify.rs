@@ -146,8 +146,14 @@ struct Builder {
 }
 
 impl Builder {
-    /// Appends `op(args)`, folded if constant, shared if an equal node exists.
-    fn add(&mut self, op: Op, args: Vec<NodeId>) -> NodeId {
+    /// Appends `op(args)`, folded if constant, shared if an equal node exists. Operands of
+    /// commutative ops are put in node order first, so `a * b` and `b * a` are shared (IEEE
+    /// addition and multiplication commute exactly).
+    fn add(&mut self, op: Op, mut args: Vec<NodeId>) -> NodeId {
+        use BinaryOp::*;
+        if matches!(op, Op::Binary(Add | Mul | And | Or | Xor | Eq | Ne)) && args[0] > args[1] {
+            args.swap(0, 1);
+        }
         if let Some(&n) = self.memo.get(&(op.clone(), args.clone())) {
             return n;
         }
