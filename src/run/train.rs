@@ -178,7 +178,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
             validation_history: vh.to_vec(),
         };
         checkpoint::save(path, &ckpt).map_err(|e| {
-            Box::new(Diagnostic::new(codes::SAVE_FAILED, format!("cannot write the checkpoint: {e}"), t.span, "this `train`"))
+            Box::new(Diagnostic::new(codes::SAVE_FAILED, e.to_string(), t.span, "this `train`"))
         })
     };
     while step < total {
