@@ -2,7 +2,7 @@
 //! hand-written objectives with analytic derivatives: convex quadratics, Rosenbrock, and a
 //! linear function whose constant gradient makes first steps easy to compute by hand.
 
-use gradc_runtime::optim::{option_names, Objective, Optimizer, OptimizerConfig, Schedule, Uses};
+use gradc_runtime::optim::{option_names, requires_lr, Objective, Optimizer, OptimizerConfig, Schedule, Uses};
 use gradc_runtime::rng::Rng;
 use gradc_runtime::tensor::{Buffer, DType, Tensor};
 
@@ -90,10 +90,18 @@ fn counted<S>(s: S) -> Counted<S> {
 
 impl<S: Smooth> Counted<S> {
     fn check(&self) -> Result<(), String> {
-        if self.fail { Err("objective failed".to_string()) } else { Ok(()) }
+        if self.fail {
+            Err("objective failed".to_string())
+        } else {
+            Ok(())
+        }
     }
     fn f(&self, x: &[f64]) -> f64 {
-        if self.nan { f64::NAN } else { self.s.f(x) }
+        if self.nan {
+            f64::NAN
+        } else {
+            self.s.f(x)
+        }
     }
 }
 
@@ -160,10 +168,7 @@ fn quadratic() -> Quadratic {
 }
 
 fn quadratic_start(dtype: DType) -> Vec<Tensor> {
-    vec![
-        Tensor::from_f64s(dtype, vec![2], &[0.0, 0.0]).unwrap(),
-        Tensor::from_f64s(dtype, vec![1, 1], &[0.0]).unwrap(),
-    ]
+    vec![Tensor::from_f64s(dtype, vec![2], &[0.0, 0.0]).unwrap(), Tensor::from_f64s(dtype, vec![1, 1], &[0.0]).unwrap()]
 }
 
 /// `(1 − x)² + 100 (y − x²)²`, minimum 0 at (1, 1).
@@ -249,7 +254,11 @@ fn every_gradient_optimizer_reaches_the_minimiser_of_a_convex_quadratic() {
         let mut params = quadratic_start(DType::F64);
         let losses = train(cfg, &mut params, q.clone(), *steps, 0);
         let err = dist(&flat(&params), &q.b);
-        assert!(err < *tol, "{cfg:?}: |x − x*| = {err:e} after {steps} steps (losses {:?})", &losses[losses.len() - 3..]);
+        assert!(
+            err < *tol,
+            "{cfg:?}: |x − x*| = {err:e} after {steps} steps (losses {:?})",
+            &losses[losses.len() - 3..]
+        );
     }
 }
 
@@ -326,7 +335,10 @@ fn first_steps_follow_the_formulas() {
     );
 
     let eps = 1e-10;
-    assert_eq!(first_step(&config("adagrad", Some(lr), &[]), &x0, &g, 1), each(&|p, g| p - lr * (g / ((g * g).sqrt() + eps))));
+    assert_eq!(
+        first_step(&config("adagrad", Some(lr), &[]), &x0, &g, 1),
+        each(&|p, g| p - lr * (g / ((g * g).sqrt() + eps)))
+    );
 
     let (alpha, eps) = (0.99, 1e-8);
     assert_eq!(
@@ -346,10 +358,7 @@ fn first_steps_follow_the_formulas() {
     for (x1, (p, g)) in first_step(&config("adam", Some(lr), &[]), &x0, &g, 1).iter().zip(x0.iter().zip(&g)) {
         assert!((x1 - (p - lr * g.signum())).abs() < 1e-8);
     }
-    assert_eq!(
-        first_step(&config("adamw", Some(lr), &[]), &x0, &g, 1),
-        each(&|p, g| adam(p * (1.0 - lr * 0.01), g))
-    );
+    assert_eq!(first_step(&config("adamw", Some(lr), &[]), &x0, &g, 1), each(&|p, g| adam(p * (1.0 - lr * 0.01), g)));
     assert_eq!(
         first_step(&config("adam", Some(lr), &[("weight_decay", wd)]), &x0, &g, 1),
         each(&|p, g| adam(p, g + wd * p))
@@ -546,13 +555,14 @@ fn load_state_rejects_a_state_that_does_not_fit() {
     with_params.push(("w1".to_string(), f64s(&[1], &[1.0])));
     with_params.push(("adamw.m.0".to_string(), f64s(&[1], &[1.0])));
     opt.load_state(&with_params).unwrap();
-    assert_eq!(bits(&opt.state().into_iter().map(|x| x.1).collect::<Vec<_>>()), bits(&good.into_iter().map(|x| x.1).collect::<Vec<_>>()));
+    assert_eq!(
+        bits(&opt.state().into_iter().map(|x| x.1).collect::<Vec<_>>()),
+        bits(&good.into_iter().map(|x| x.1).collect::<Vec<_>>())
+    );
 
     let mut lbfgs = Optimizer::new(&config("lbfgs", None, &[("history", 1.0)]), &params).unwrap();
-    let two_pairs: Vec<(String, Tensor)> = ["s.0", "y.0", "s.1", "y.1"]
-        .iter()
-        .map(|n| (format!("lbfgs.{n}"), f64s(&[3], &[1.0, 2.0, 3.0])))
-        .collect();
+    let two_pairs: Vec<(String, Tensor)> =
+        ["s.0", "y.0", "s.1", "y.1"].iter().map(|n| (format!("lbfgs.{n}"), f64s(&[3], &[1.0, 2.0, 3.0]))).collect();
     assert!(lbfgs.load_state(&two_pairs).unwrap_err().message.contains("history = 1"));
     lbfgs.load_state(&two_pairs[..2]).unwrap();
     assert!(lbfgs.load_state(&two_pairs[..1]).unwrap_err().message.contains("no `lbfgs.y.0`"));
@@ -681,7 +691,13 @@ fn each_optimizer_calls_only_what_it_uses() {
         let mut obj = counted(quadratic());
         run(&mut opt, &mut params, &mut obj, &mut Rng::seed_from_u64(0), 0..3);
         let c = obj.calls;
-        let used = Uses { value: c.value > 0, value_and_grad: c.grad > 0, value_and_jvp: c.jvp > 0, hvp: c.hvp > 0, hessian: c.hessian > 0 };
+        let used = Uses {
+            value: c.value > 0,
+            value_and_grad: c.grad > 0,
+            value_and_jvp: c.jvp > 0,
+            hvp: c.hvp > 0,
+            hessian: c.hessian > 0,
+        };
         assert_eq!(used, opt.uses(), "{}: {c:?}", cfg.name);
     }
 }
@@ -754,10 +770,18 @@ fn bad_configs_are_errors_with_a_message() {
 
     let e = err(config("adma", None, &[]));
     assert!(e.message.contains("unknown optimizer `adma`") && e.message.contains("did you mean `adam`?"), "{e}");
-    assert!(e.message.contains("sgd, adagrad, rmsprop, adam, adamw, amsgrad, lbfgs, newton, forward_gradient, spsa, adahessian"), "{e}");
+    assert!(
+        e.message
+            .contains("sgd, adagrad, rmsprop, adam, adamw, amsgrad, lbfgs, newton, forward_gradient, spsa, adahessian"),
+        "{e}"
+    );
     let e = err(config("adam", None, &[("momentum", 0.9)]));
     assert_eq!(e.option.as_deref(), Some("momentum"));
-    assert!(e.message.contains("`adam` has no option `momentum`; its options are lr, beta1, beta2, eps, weight_decay, clip"), "{e}");
+    assert!(
+        e.message
+            .contains("`adam` has no option `momentum`; its options are lr, beta1, beta2, eps, weight_decay, clip"),
+        "{e}"
+    );
     assert!(err(config("adam", None, &[("beta_1", 0.9)])).message.contains("did you mean `beta1`?"));
     let e = err(config("sgd", None, &[]));
     assert!(e.message.contains("`sgd` needs `lr`"), "{e}");
@@ -791,9 +815,13 @@ fn bad_configs_are_errors_with_a_message() {
         assert_eq!(e.option.as_deref(), Some(option));
     }
     assert!(err(config("sgd", Some(0.1), &[("nesterov", 1.0)])).message.contains("needs `momentum` > 0"));
-    let bad_schedule = OptimizerConfig { lr: Some(Schedule::Cosine { lr: 0.1, steps: 0 }), ..config("adam", None, &[]) };
+    let bad_schedule =
+        OptimizerConfig { lr: Some(Schedule::Cosine { lr: 0.1, steps: 0 }), ..config("adam", None, &[]) };
     assert!(err(bad_schedule).message.contains("steps"));
-    let bad_schedule = OptimizerConfig { lr: Some(Schedule::StepDecay { lr: 0.1, every: 0, factor: 0.5 }), ..config("adam", None, &[]) };
+    let bad_schedule = OptimizerConfig {
+        lr: Some(Schedule::StepDecay { lr: 0.1, every: 0, factor: 0.5 }),
+        ..config("adam", None, &[])
+    };
     assert!(err(bad_schedule).message.contains("every"));
 
     let ints = vec![Tensor::scalar_i64(3)];
@@ -802,6 +830,9 @@ fn bad_configs_are_errors_with_a_message() {
 
     assert_eq!(option_names("sgd").unwrap(), ["lr", "momentum", "nesterov", "weight_decay", "clip"]);
     assert!(option_names("rda").is_none());
+    assert_eq!(requires_lr("sgd"), Some(true));
+    assert_eq!(requires_lr("adam"), Some(false));
+    assert_eq!(requires_lr("rda"), None);
 }
 
 #[test]

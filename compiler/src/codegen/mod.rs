@@ -259,8 +259,13 @@ fn build(
         ctx.func.signature = sig.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let t0 = std::time::Instant::now();
         emit::region_body(b, module, graph, plan, r, layout);
+        let t1 = std::time::Instant::now();
         each(module, id, &mut ctx)?;
+        if std::env::var_os("GRADC_JIT_PROFILE").is_some() {
+            eprintln!("region {r}: {} members {} reduces {:?} lanes {}: emit {:?} define {:?}", plan.regions[r].members.len(), plan.regions[r].reduces.len(), layout.dims, layout.lanes, t1 - t0, t1.elapsed());
+        }
         module.clear_context(&mut ctx);
         ids.push(id);
     }

@@ -138,11 +138,7 @@ impl Lbfgs {
         }
 
         let x0 = flatten(params);
-        let coarsest = if params.iter().any(|p| p.dtype() == DType::F32) {
-            f32::EPSILON as f64
-        } else {
-            f64::EPSILON
-        };
+        let coarsest = if params.iter().any(|p| p.dtype() == DType::F32) { f32::EPSILON as f64 } else { f64::EPSILON };
         let resolution = coarsest * x0.iter().fold(1.0f64, |a, x| a.max(x.abs()));
         let d_max = d.iter().fold(0.0f64, |a, x| a.max(x.abs()));
         let at = |t: f64| -> Vec<f64> { x0.iter().zip(&d).map(|(x, d)| x + t * d).collect() };
@@ -215,7 +211,11 @@ fn cubic_min(x1: f64, f1: f64, g1: f64, x2: f64, f2: f64, g2: f64, lo: f64, hi: 
     } else {
         x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
     };
-    if min_pos.is_finite() { min_pos.clamp(lo, hi) } else { mid }
+    if min_pos.is_finite() {
+        min_pos.clamp(lo, hi)
+    } else {
+        mid
+    }
 }
 
 /// A step `t > 0` along `d` from `start` (t = 0) that satisfies the strong Wolfe conditions, or

@@ -24,7 +24,7 @@
 //! Defaults are PyTorch's (`torch.optim`, 2.x) where it has the optimizer, and the authors'
 //! reference code for AdaHessian; `lr` is required where LANGUAGE.md writes it without a default.
 //! Checks: rates, `eps`, `momentum`, `weight_decay`, `damping` finite and ≥ 0; `beta1`,
-//! `beta2`, `alpha` in [0, 1); `c`, `clip` finite and > 0; `hessian_power` in (0, 1];
+//! `beta2`, `alpha` in `[0, 1)`; `c`, `clip` finite and > 0; `hessian_power` in `(0, 1]`;
 //! `history`, `samples` whole numbers ≥ 1; `nesterov` 0 or 1.
 //!
 //! # Updates
@@ -281,12 +281,8 @@ use Check::*;
 use Preset::{Required, Value};
 
 const WD: OptionSpec = opt("weight_decay", Value(0.0), NonNegative);
-const ADAM: &[OptionSpec] = &[
-    opt("beta1", Value(0.9), Decay),
-    opt("beta2", Value(0.999), Decay),
-    opt("eps", Value(1e-8), NonNegative),
-    WD,
-];
+const ADAM: &[OptionSpec] =
+    &[opt("beta1", Value(0.9), Decay), opt("beta2", Value(0.999), Decay), opt("eps", Value(1e-8), NonNegative), WD];
 
 const SPECS: &[Spec] = &[
     Spec {
@@ -365,6 +361,11 @@ pub fn option_names(optimizer: &str) -> Option<Vec<&'static str>> {
     Some(option_list(spec))
 }
 
+/// Whether `optimizer` needs an `lr` (has no default), or `None` for an unknown name.
+pub fn requires_lr(optimizer: &str) -> Option<bool> {
+    SPECS.iter().find(|s| s.name == optimizer).map(|s| matches!(s.lr, Required))
+}
+
 fn option_list(spec: &Spec) -> Vec<&'static str> {
     std::iter::once("lr").chain(spec.options.iter().map(|o| o.name)).chain(["clip"]).collect()
 }
@@ -426,12 +427,7 @@ impl Options {
             (Some(s), _, _) => s,
             (None, Some(&v), _) => Schedule::Constant(v),
             (None, None, Value(v)) => Schedule::Constant(v),
-            _ => {
-                return Err(ConfigError::option(
-                    "lr",
-                    format!("`{name}` needs `lr`, e.g. `{name}(lr = 0.01)`"),
-                ))
-            }
+            _ => return Err(ConfigError::option("lr", format!("`{name}` needs `lr`, e.g. `{name}(lr = 0.01)`"))),
         };
         lr.validate()?;
         let mut values = Vec::new();
@@ -518,9 +514,8 @@ impl Optimizer {
             params
                 .iter()
                 .map(|p| {
-                    Tensor::try_filled(p.dtype(), p.shape(), 0.0).map_err(|e| {
-                        ConfigError::new(format!("no memory for the state of `{}`: {e}", spec.name))
-                    })
+                    Tensor::try_filled(p.dtype(), p.shape(), 0.0)
+                        .map_err(|e| ConfigError::new(format!("no memory for the state of `{}`: {e}", spec.name)))
                 })
                 .collect()
         };
@@ -551,7 +546,9 @@ impl Optimizer {
                     buf: if momentum != 0.0 { zeros()? } else { Vec::new() },
                 })
             }
-            "adagrad" => Kind::Adagrad(Adagrad { eps: o.get("eps"), weight_decay: o.get("weight_decay"), sum: zeros()? }),
+            "adagrad" => {
+                Kind::Adagrad(Adagrad { eps: o.get("eps"), weight_decay: o.get("weight_decay"), sum: zeros()? })
+            }
             "rmsprop" => Kind::RmsProp(RmsProp {
                 alpha: o.get("alpha"),
                 eps: o.get("eps"),
@@ -788,10 +785,9 @@ impl<'a> StateReader<'a> {
 
     fn finish(self) -> Result<(), ConfigError> {
         match self.entries.keys().next() {
-            Some(name) => Err(ConfigError::new(format!(
-                "the optimizer state has `{name}`, which `{}` does not use",
-                self.prefix
-            ))),
+            Some(name) => {
+                Err(ConfigError::new(format!("the optimizer state has `{name}`, which `{}` does not use", self.prefix)))
+            }
             None => Ok(()),
         }
     }

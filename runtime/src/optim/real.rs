@@ -42,7 +42,11 @@ impl Real for f64 {
         libm::pow(self, e)
     }
     fn max_nan(self, other: f64) -> f64 {
-        if self.is_nan() || self > other { self } else { other }
+        if self.is_nan() || self > other {
+            self
+        } else {
+            other
+        }
     }
     fn slice(b: &Buffer) -> &[f64] {
         match b {
@@ -69,7 +73,11 @@ impl Real for f32 {
         libm::powf(self, e)
     }
     fn max_nan(self, other: f32) -> f32 {
-        if self.is_nan() || self > other { self } else { other }
+        if self.is_nan() || self > other {
+            self
+        } else {
+            other
+        }
     }
     fn slice(b: &Buffer) -> &[f32] {
         match b {
@@ -169,13 +177,7 @@ fn check_like(params: &[Tensor], tensors: &[Tensor], what: &str) {
         params.len()
     );
     for (i, (p, t)) in params.iter().zip(tensors).enumerate() {
-        assert_eq!(
-            t.len(),
-            p.len(),
-            "Objective::{what}: tensor {i} has {} elements, its param {}",
-            t.len(),
-            p.len()
-        );
+        assert_eq!(t.len(), p.len(), "Objective::{what}: tensor {i} has {} elements, its param {}", t.len(), p.len());
     }
 }
 

@@ -27,9 +27,7 @@ impl Schedule {
                 let progress = step.min(steps) as f64 / steps as f64;
                 lr * (0.5 * (1.0 + libm::cos(std::f64::consts::PI * progress)))
             }
-            Schedule::StepDecay { lr, every, factor } => {
-                lr * libm::pow(factor, (step / every) as f64)
-            }
+            Schedule::StepDecay { lr, every, factor } => lr * libm::pow(factor, (step / every) as f64),
         }
     }
 

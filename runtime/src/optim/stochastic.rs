@@ -10,7 +10,11 @@ use crate::tensor::{Buffer, Tensor};
 
 /// +1 or −1 with equal odds: the top bit of one `next_u64` (1 → +1).
 fn rademacher(rng: &mut Rng) -> f64 {
-    if rng.next_u64() >> 63 == 1 { 1.0 } else { -1.0 }
+    if rng.next_u64() >> 63 == 1 {
+        1.0
+    } else {
+        -1.0
+    }
 }
 
 /// Tensors shaped and typed as `params`, filled by `draw` (params in order, elements
