@@ -13,20 +13,24 @@ use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind as E};
 
 /// Optimizers and the options each takes besides `lr` and `clip`.
-const OPTIMIZERS: &[(&str, bool, &[&str])] = &[
-    ("sgd", true, &["momentum", "nesterov"]),
-    ("adagrad", true, &["eps"]),
-    ("rmsprop", true, &["decay", "eps", "momentum"]),
-    ("adam", true, &["beta1", "beta2", "eps"]),
-    ("adamw", true, &["beta1", "beta2", "eps", "weight_decay"]),
-    ("amsgrad", true, &["beta1", "beta2", "eps"]),
-    ("lbfgs", false, &["history", "lr"]),
-    ("newton", false, &["damping"]),
-    ("forward_gradient", true, &["samples"]),
-    ("spsa", true, &["c"]),
-    ("adahessian", true, &["beta1", "beta2", "eps"]),
-    ("rda", false, &["samples"]),
-];
+/// The optimizers and their options come from the runtime's table (`optim::option_names`),
+/// so the checker accepts exactly what the optimizer loop runs; `rda` (reverse derivative
+/// ascent over `bool` params) is the one the runtime's float optimizers do not cover.
+fn optimizer_names() -> Vec<&'static str> {
+    let mut names = gradc_runtime::optim::optimizer_names();
+    names.push("rda");
+    names
+}
+
+/// `(takes lr, needs lr, other options)` of an optimizer, or `None` if there is no such one.
+fn optimizer_options(name: &str) -> Option<(bool, bool, Vec<&'static str>)> {
+    if name == "rda" {
+        return Some((false, false, vec!["samples"]));
+    }
+    let all = gradc_runtime::optim::option_names(name)?;
+    let required = gradc_runtime::optim::requires_lr(name).unwrap_or(false);
+    Some((all.contains(&"lr"), required, all.into_iter().filter(|o| *o != "lr" && *o != "clip").collect()))
+}
 
 impl Checker<'_> {
     pub(super) fn check_statement(&mut self, file: FileIdx, item: &ast::Item) {
@@ -330,7 +334,7 @@ impl Checker<'_> {
     }
 
     fn optimizer(&mut self, file: FileIdx, v: &ast::Expr) -> Option<Optimizer> {
-        let names: Vec<&str> = OPTIMIZERS.iter().map(|o| o.0).collect();
+        let names = optimizer_names();
         let (name, args) = match &v.kind {
             E::Call { callee, args } => match &callee.kind {
                 E::Name(p) if p.segments.len() == 1 => (p.segments[0].clone(), args),
@@ -338,7 +342,7 @@ impl Checker<'_> {
             },
             _ => return self.bad_optimizer(v.span, &names),
         };
-        let Some(&(_, has_lr, extra)) = OPTIMIZERS.iter().find(|o| o.0 == name.name) else {
+        let Some((has_lr, needs_lr, extra)) = optimizer_options(&name.name) else {
             let mut d = Diagnostic::new(codes::BAD_OPTION, format!("unknown optimizer `{}`", name.name), name.span, "not an optimizer");
             d = d.with_hint(match super::scope::closest(&name.name, names.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -376,7 +380,7 @@ impl Checker<'_> {
                 return None;
             }
         }
-        if has_lr && opt.lr.is_none() && !matches!(opt.name.as_str(), "adam" | "adamw" | "amsgrad" | "adagrad" | "rmsprop" | "adahessian") {
+        if needs_lr && opt.lr.is_none() {
             self.error(Diagnostic::new(codes::BAD_OPTION, format!("`{}` needs a learning rate", name.name), v.span, "no `lr`").with_hint(format!("e.g. `{}(lr = 0.01)`", name.name)));
             return None;
         }

@@ -15,8 +15,9 @@
 
 use std::collections::HashMap;
 
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, MemFlagsData, Type, Value};
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{Linkage, Module};
 use gradc_runtime::tensor::DType;
@@ -37,9 +38,6 @@ pub(super) struct Em<'a, 'b> {
     pub lanes: usize,
 }
 
-/// Per access (reads, then writes, then reduces): the element offset at the current level.
-type Offsets = Vec<Value>;
-
 pub(super) fn mem() -> MemFlagsData {
     MemFlagsData::new().with_notrap()
 }
@@ -53,33 +51,61 @@ pub(super) fn scalar_ty(d: DType) -> Type {
     }
 }
 
-/// Emits the whole function body of `region` into `b` (whose signature is the kernel ABI).
+/// Slots up to this many have their pointers loaded once, at entry; with more, each access
+/// loads its pointer where it is used (long-lived values are what make register allocation
+/// of large regions slow).
+const PRELOAD_SLOTS: usize = 8;
+
+/// Emits the whole function body of region `r` into `b` (whose signature is the kernel ABI).
 pub(super) fn region_body(mut b: FunctionBuilder<'_>, module: &mut JITModule, g: &Graph, plan: &Plan, r: usize, layout: &Layout) {
     let config = module.target_config();
-    let b = {
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let params = b.block_params(entry).to_vec();
-        let mut em = Em { b, module, shims: HashMap::new(), status: params[3], lanes: 1 };
-        let bases: Vec<Value> = (0..layout.slots.len())
-            .map(|k| em.b.ins().load(types::I64, MemFlagsData::trusted(), params[0], (8 * k) as i32))
-            .collect();
-        let nest = Nest { g, region: &plan.regions[r], layout, bases };
-        let offs: Offsets = nest.initial_offsets(&mut em);
-        nest.level(&mut em, 0, &offs, params[1], params[2]);
-        em.b.ins().return_(&[]);
-        em.b.seal_all_blocks();
-        em.b
-    };
-    b.finalize(config);
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let mut em = Em { b, module, shims: HashMap::new(), status: params[3], lanes: 1 };
+    let bases = (0..layout.slots.len())
+        .map(|k| {
+            (layout.slots.len() <= PRELOAD_SLOTS)
+                .then(|| em.b.ins().load(types::I64, MemFlagsData::trusted(), params[0], (8 * k) as i32))
+        })
+        .collect();
+    let mut pats: Vec<Pat> = Vec::new();
+    for rd in &layout.reads {
+        pats.push(Pat { slot: rd.slot, offset: rd.offset, strides: rd.strides.clone(), size: rd.dtype.size() });
+    }
+    for w in &layout.writes {
+        pats.push(Pat { slot: w.slot, offset: 0, strides: w.strides.clone(), size: g.ty(w.node).dtype.size() });
+    }
+    for a in &layout.reduces {
+        pats.push(Pat { slot: a.slot, offset: 0, strides: a.strides.clone(), size: g.ty(a.node).dtype.size() });
+    }
+    let nest = Nest { g, region: &plan.regions[r], layout, slots: params[0], bases, pats };
+    nest.level(&mut em, &mut Vec::new(), params[1], params[2]);
+    em.b.ins().return_(&[]);
+    em.b.seal_all_blocks();
+    em.b.finalize(config);
+}
+
+/// How one access walks memory: `slot[offset + Σ idx[l] * strides[l]]`, elements of `size`
+/// bytes.
+struct Pat {
+    slot: usize,
+    offset: usize,
+    strides: Vec<usize>,
+    size: usize,
 }
 
 struct Nest<'p> {
     g: &'p Graph,
     region: &'p Region,
     layout: &'p Layout,
-    bases: Vec<Value>,
+    /// The `slots` argument.
+    slots: Value,
+    /// Slot pointers loaded at entry (all or none).
+    bases: Vec<Option<Value>>,
+    /// Reads, then writes, then reductions, in the layout's order.
+    pats: Vec<Pat>,
 }
 
 /// What the body reads for an external node at the current element.
@@ -90,47 +116,50 @@ enum Hoisted {
     Walk,
 }
 
+/// An address as a value and a constant byte offset.
+type Addr = (Value, i64);
+
 impl Nest<'_> {
-    fn initial_offsets(&self, em: &mut Em) -> Offsets {
-        let l = self.layout;
-        let mut v = Vec::new();
-        for r in &l.reads {
-            v.push(em.b.ins().iconst(types::I64, r.offset as i64));
+    /// The address of access `k` at the loop indices `idx` (the enclosing levels').
+    fn addr(&self, em: &mut Em, k: usize, idx: &[Value]) -> Addr {
+        let p = &self.pats[k];
+        let mut dynamic: Option<Value> = None;
+        for (l, &i) in idx.iter().enumerate() {
+            let step = (p.strides[l] * p.size) as i64;
+            if step == 0 {
+                continue;
+            }
+            let t = em.b.ins().imul_imm_s(i, step);
+            dynamic = Some(match dynamic {
+                None => t,
+                Some(d) => em.b.ins().iadd(d, t),
+            });
         }
-        let zero = em.b.ins().iconst(types::I64, 0);
-        v.extend(std::iter::repeat_n(zero, l.writes.len() + l.reduces.len()));
-        v
+        let base = match self.bases[p.slot] {
+            Some(b) => b,
+            None => em.b.ins().load(types::I64, MemFlagsData::trusted(), self.slots, (8 * p.slot) as i32),
+        };
+        let a = match dynamic {
+            Some(d) => em.b.ins().iadd(base, d),
+            None => base,
+        };
+        (a, (p.offset * p.size) as i64)
     }
 
-    /// The strides of every access at loop level `lvl`, in [`Offsets`] order.
-    fn strides(&self, lvl: usize) -> Vec<usize> {
-        let l = self.layout;
-        l.reads
-            .iter()
-            .map(|r| r.strides[lvl])
-            .chain(l.writes.iter().map(|w| w.strides[lvl]))
-            .chain(l.reduces.iter().map(|a| a.strides[lvl]))
-            .collect()
+    /// `addr` plus `lane` elements of the innermost stride, as a load/store operand.
+    fn lane(&self, em: &mut Em, k: usize, (a, off): Addr, lane: usize) -> (Value, i32) {
+        let p = &self.pats[k];
+        let off = off + (lane * p.strides[p.strides.len() - 1] * p.size) as i64;
+        match i32::try_from(off) {
+            Ok(o) => (a, o),
+            Err(_) => (em.b.ins().iadd_imm_s(a, off), 0),
+        }
     }
 
-    fn advance(&self, em: &mut Em, offs: &Offsets, lvl: usize, i: Value) -> Offsets {
-        self.strides(lvl)
-            .iter()
-            .zip(offs)
-            .map(|(&s, &o)| match s {
-                0 => o,
-                1 => em.b.ins().iadd(o, i),
-                s => {
-                    let d = em.b.ins().imul_imm_s(i, s as i64);
-                    em.b.ins().iadd(o, d)
-                }
-            })
-            .collect()
-    }
-
-    fn level(&self, em: &mut Em, lvl: usize, offs: &Offsets, lo: Value, hi: Value) {
+    fn level(&self, em: &mut Em, idx: &mut Vec<Value>, lo: Value, hi: Value) {
+        let lvl = idx.len();
         if lvl + 1 == self.layout.dims.len() {
-            return self.inner(em, lvl, offs, lo, hi);
+            return self.inner(em, idx, lo, hi);
         }
         let i = em.b.declare_var(types::I64);
         em.b.def_var(i, lo);
@@ -138,34 +167,34 @@ impl Nest<'_> {
         em.b.ins().jump(header, &[]);
         em.b.switch_to_block(header);
         let iv = em.b.use_var(i);
-        let go = em.b.ins().icmp(cranelift_codegen::ir::condcodes::IntCC::UnsignedLessThan, iv, hi);
+        let go = em.b.ins().icmp(IntCC::UnsignedLessThan, iv, hi);
         em.b.ins().brif(go, body, &[], exit, &[]);
         em.b.switch_to_block(body);
-        let inner = self.advance(em, offs, lvl, iv);
         let zero = em.b.ins().iconst(types::I64, 0);
         let end = em.b.ins().iconst(types::I64, self.layout.dims[lvl + 1] as i64);
-        self.level(em, lvl + 1, &inner, zero, end);
+        idx.push(iv);
+        self.level(em, idx, zero, end);
+        idx.pop();
         let next = em.b.ins().iadd_imm_s(iv, 1);
         em.b.def_var(i, next);
         em.b.ins().jump(header, &[]);
         em.b.switch_to_block(exit);
     }
 
-    fn inner(&self, em: &mut Em, lvl: usize, offs: &Offsets, lo: Value, hi: Value) {
-        use cranelift_codegen::ir::condcodes::IntCC;
+    fn inner(&self, em: &mut Em, outer: &[Value], lo: Value, hi: Value) {
         let l = self.layout;
-        let strides = self.strides(lvl);
-        let nr = l.reads.len();
-        let nw = l.writes.len();
+        let lvl = outer.len();
+        let (nr, nw) = (l.reads.len(), l.writes.len());
         // Splats, loaded once.
         let mut hoisted = Vec::with_capacity(nr);
         for (k, rd) in l.reads.iter().enumerate() {
-            hoisted.push(if rd.imm.is_some() || strides[k] == 0 {
+            hoisted.push(if rd.imm.is_some() || rd.strides[lvl] == 0 {
                 let s = match rd.imm {
                     Some(imm) => em.imm(imm),
                     None => {
-                        let a = self.addr(em, rd.slot, offs[k], rd.dtype);
-                        em.b.ins().load(scalar_ty(rd.dtype), mem(), a, 0)
+                        let a = self.addr(em, k, outer);
+                        let (p, o) = self.lane(em, k, a, 0);
+                        em.b.ins().load(scalar_ty(rd.dtype), mem(), p, o)
                     }
                 };
                 let v = super::ops::vec_ty(rd.dtype, l.lanes).filter(|_| l.lanes > 1).map(|t| {
@@ -185,19 +214,21 @@ impl Nest<'_> {
         // Accumulators over the innermost level, in registers.
         let mut accs = HashMap::new();
         for (k, a) in l.reduces.iter().enumerate() {
-            if strides[nr + nw + k] == 0 {
+            if a.strides[lvl] == 0 {
                 let d = self.g.ty(a.node).dtype;
                 let var = em.b.declare_var(scalar_ty(d));
-                let p = self.addr(em, a.slot, offs[nr + nw + k], d);
-                let v = em.b.ins().load(scalar_ty(d), mem(), p, 0);
+                let at = self.addr(em, nr + nw + k, outer);
+                let (p, o) = self.lane(em, nr + nw + k, at, 0);
+                let v = em.b.ins().load(scalar_ty(d), mem(), p, o);
                 em.b.def_var(var, v);
-                accs.insert(k, var);
+                accs.insert(k, (var, p, o));
             }
         }
         let j = em.b.declare_var(types::I64);
         em.b.def_var(j, lo);
         let (tail_head, tail_body, exit) = (em.b.create_block(), em.b.create_block(), em.b.create_block());
-        if l.lanes > 1 {
+        let mut idx = outer.to_vec();
+        if l.lanes > 1 && l.dims[lvl] >= l.lanes {
             let (vec_head, vec_body) = (em.b.create_block(), em.b.create_block());
             em.b.ins().jump(vec_head, &[]);
             em.b.switch_to_block(vec_head);
@@ -206,10 +237,11 @@ impl Nest<'_> {
             let go = em.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, jn, hi);
             em.b.ins().brif(go, vec_body, &[], tail_head, &[]);
             em.b.switch_to_block(vec_body);
-            let at = self.advance(em, offs, lvl, jv);
+            idx.push(jv);
             em.lanes = l.lanes;
-            self.body(em, &at, &strides, &hoisted, &accs);
+            self.body(em, &idx, &hoisted, &accs);
             em.lanes = 1;
+            idx.pop();
             em.b.def_var(j, jn);
             em.b.ins().jump(vec_head, &[]);
         } else {
@@ -220,34 +252,23 @@ impl Nest<'_> {
         let go = em.b.ins().icmp(IntCC::UnsignedLessThan, jt, hi);
         em.b.ins().brif(go, tail_body, &[], exit, &[]);
         em.b.switch_to_block(tail_body);
-        let at = self.advance(em, offs, lvl, jt);
-        self.body(em, &at, &strides, &hoisted, &accs);
+        idx.push(jt);
+        self.body(em, &idx, &hoisted, &accs);
         let jn = em.b.ins().iadd_imm_s(jt, 1);
         em.b.def_var(j, jn);
         em.b.ins().jump(tail_head, &[]);
         em.b.switch_to_block(exit);
-        for (&k, &var) in &accs {
-            let a = &l.reduces[k];
-            let d = self.g.ty(a.node).dtype;
-            let p = self.addr(em, a.slot, offs[nr + nw + k], d);
+        let mut accs: Vec<_> = accs.into_iter().collect();
+        accs.sort_by_key(|(k, _)| *k);
+        for (_, (var, p, o)) in accs {
             let v = em.b.use_var(var);
-            em.b.ins().store(mem(), v, p, 0);
+            em.b.ins().store(mem(), v, p, o);
         }
     }
 
-    /// The address of element `off` of slot `slot`.
-    fn addr(&self, em: &mut Em, slot: usize, off: Value, d: DType) -> Value {
-        let bytes = em.b.ins().imul_imm_s(off, d.size() as i64);
-        em.b.ins().iadd(self.bases[slot], bytes)
-    }
-
-    /// The lanes' addresses from the first one, `stride` elements apart.
-    fn lane_addrs(&self, em: &mut Em, first: Value, stride: usize, d: DType) -> SmallVec<[(Value, i32); 4]> {
-        (0..em.lanes).map(|i| (first, (i * stride * d.size()) as i32)).collect()
-    }
-
-    /// The body at one element (or `em.lanes` consecutive ones): members, stores, reductions.
-    fn body(&self, em: &mut Em, offs: &Offsets, strides: &[usize], hoisted: &[Hoisted], accs: &HashMap<usize, cranelift_frontend::Variable>) {
+    /// The body at one element (or `em.lanes` consecutive ones) at loop indices `idx`:
+    /// members, stores, reductions.
+    fn body(&self, em: &mut Em, idx: &[Value], hoisted: &[Hoisted], accs: &HashMap<usize, (Variable, Value, i32)>) {
         let l = self.layout;
         let (g, nr, nw) = (self.g, l.reads.len(), l.writes.len());
         let mut vals: HashMap<NodeId, Repr> = HashMap::new();
@@ -264,17 +285,7 @@ impl Nest<'_> {
                     Some(v) if em.lanes > 1 => Repr::Vec(v),
                     _ => Repr::Lanes((0..em.lanes).map(|_| s).collect()),
                 },
-                Hoisted::Walk => {
-                    let first = self.addr(em, rd.slot, offs[k], rd.dtype);
-                    let vt = super::ops::vec_ty(rd.dtype, em.lanes).filter(|_| em.lanes > 1 && rd.dtype.is_float());
-                    match vt {
-                        Some(t) if strides[k] == 1 => Repr::Vec(em.b.ins().load(t, mem(), first, 0)),
-                        _ => {
-                            let addrs = self.lane_addrs(em, first, strides[k], rd.dtype);
-                            Repr::Lanes(addrs.iter().map(|&(p, o)| em.b.ins().load(scalar_ty(rd.dtype), mem(), p, o)).collect())
-                        }
-                    }
-                }
+                Hoisted::Walk => self.load(em, k, idx, rd.dtype),
             };
             read_cache.insert(a, v.clone());
             v
@@ -297,10 +308,8 @@ impl Nest<'_> {
             vals.insert(m, v);
         }
         for (k, w) in l.writes.iter().enumerate() {
-            let d = g.ty(w.node).dtype;
-            let first = self.addr(em, w.slot, offs[nr + k], d);
             let v = vals[&w.node].clone();
-            self.store(em, v, first, 1, d);
+            self.store(em, nr + k, idx, v, g.ty(w.node).dtype);
         }
         for (k, a) in l.reduces.iter().enumerate() {
             let d = g.ty(a.node).dtype;
@@ -309,7 +318,7 @@ impl Nest<'_> {
                 None => read(em, a.operand),
             };
             let op = combine(a.op);
-            if let Some(&var) = accs.get(&k) {
+            if let Some(&(var, _, _)) = accs.get(&k) {
                 let lanes = em.lanes_of(&x, d);
                 let mut acc = em.b.use_var(var);
                 for x in lanes {
@@ -317,31 +326,46 @@ impl Nest<'_> {
                 }
                 em.b.def_var(var, acc);
             } else {
-                let first = self.addr(em, a.slot, offs[nr + nw + k], d);
-                let s = strides[nr + nw + k];
-                let vt = super::ops::vec_ty(d, em.lanes).filter(|_| em.lanes > 1 && d.is_float() && s == 1);
-                let old = match vt {
-                    Some(t) => Repr::Vec(em.b.ins().load(t, mem(), first, 0)),
-                    None => {
-                        let addrs = self.lane_addrs(em, first, s, d);
-                        Repr::Lanes(addrs.iter().map(|&(p, o)| em.b.ins().load(scalar_ty(d), mem(), p, o)).collect())
-                    }
-                };
+                let old = self.load(em, nr + nw + k, idx, d);
                 let new = em.op(&crate::ir::Op::Binary(op), &[d, d], d, &[old, x]);
-                self.store(em, new, first, s, d);
+                self.store(em, nr + nw + k, idx, new, d);
             }
         }
     }
 
-    fn store(&self, em: &mut Em, v: Repr, first: Value, stride: usize, d: DType) {
+    /// Access `k` at `idx`: a vector load where the elements are consecutive floats, else
+    /// one load per lane.
+    fn load(&self, em: &mut Em, k: usize, idx: &[Value], d: DType) -> Repr {
+        let at = self.addr(em, k, idx);
+        let stride = self.pats[k].strides[idx.len() - 1];
+        let vt = super::ops::vec_ty(d, em.lanes).filter(|_| em.lanes > 1 && d.is_float() && stride == 1);
+        match vt {
+            Some(t) => {
+                let (p, o) = self.lane(em, k, at, 0);
+                Repr::Vec(em.b.ins().load(t, mem(), p, o))
+            }
+            None => Repr::Lanes(
+                (0..em.lanes)
+                    .map(|i| {
+                        let (p, o) = self.lane(em, k, at, i);
+                        em.b.ins().load(scalar_ty(d), mem(), p, o)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn store(&self, em: &mut Em, k: usize, idx: &[Value], v: Repr, d: DType) {
+        let at = self.addr(em, k, idx);
+        let stride = self.pats[k].strides[idx.len() - 1];
         match v {
             Repr::Vec(v) if stride == 1 && d.is_float() => {
-                em.b.ins().store(mem(), v, first, 0);
+                let (p, o) = self.lane(em, k, at, 0);
+                em.b.ins().store(mem(), v, p, o);
             }
             v => {
-                let lanes = em.lanes_of(&v, d);
-                let addrs = self.lane_addrs(em, first, stride, d);
-                for (x, (p, o)) in lanes.into_iter().zip(addrs) {
+                for (i, x) in em.lanes_of(&v, d).into_iter().enumerate() {
+                    let (p, o) = self.lane(em, k, at, i);
                     em.b.ins().store(mem(), x, p, o);
                 }
             }
