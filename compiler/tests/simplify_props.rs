@@ -311,18 +311,16 @@ fn args(g: &Graph, r: &Recipe, s: usize) -> Vec<Tensor> {
     args
 }
 
-/// How two results are compared: every bit, or every bit except those of a NaN.
+/// How two results are compared: every bit except those of a NaN (IEEE leaves a NaN's sign
+/// and payload unspecified for arithmetic).
 #[derive(Clone, Copy)]
 enum Compare {
-    Bits,
     NanIsNan,
 }
 
 /// How much larger than the original the simplified graph may be.
 #[derive(Clone, Copy)]
 enum Growth {
-    /// Not at all.
-    None,
     /// Not in computing nodes (see [`computing`]); splats may be spelled with a node more.
     SplatsOnly,
 }
@@ -376,7 +374,6 @@ fn check(r: &Recipe, how: Compare, growth: Growth) -> Result<(), TestCaseError> 
     let s = simplify(&g);
     prop_assert!(verify(&s).is_ok(), "the simplified graph does not verify: {:?}\n{}\nfrom\n{}", verify(&s), print_all(&s), print_all(&g));
     let grew = match growth {
-        Growth::None => s.len() > g.len(),
         Growth::SplatsOnly => computing(&s) > computing(&g) || s.len() > 2 * g.len(),
     };
     prop_assert!(!grew, "simplify grew the graph from {} to {} nodes\n{}\nfrom\n{}", g.len(), s.len(), print_all(&s), print_all(&g));

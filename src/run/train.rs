@@ -228,7 +228,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         }
         last_loss = loss;
         progress.update(step, loss);
-        if step % log_every == 0 || step == total {
+        if step.is_multiple_of(log_every) || step == total {
             train_history.push((step, loss));
             let val = match &validate {
                 Some(g) => {
@@ -246,7 +246,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
                 let _ = writeln!(f, "{step},{loss:?},{},{:.6}", val.map(|v| format!("{v:?}")).unwrap_or_default(), train_start.elapsed().as_secs_f64());
             }
         }
-        if t.options.checkpoint_every.is_some_and(|every| step % every as u64 == 0) && step < total {
+        if t.options.checkpoint_every.is_some_and(|every| step.is_multiple_of(every as u64)) && step < total {
             save(runner, step, &params, &optimizer, &rng, &train_history, &validation_history)?;
         }
     }

@@ -35,6 +35,15 @@ pub(super) fn vec_ty(d: DType, lanes: usize) -> Option<Type> {
     }
 }
 
+/// Whether `op` on operands of element type `d` calls a math shim.
+pub(super) fn calls(op: &Op, d: DType) -> bool {
+    match op {
+        Op::Unary(u) => math::unary(*u, d).is_some(),
+        Op::Binary(b) => math::binary(*b, d).is_some(),
+        _ => false,
+    }
+}
+
 fn little() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }

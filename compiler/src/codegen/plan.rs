@@ -113,6 +113,10 @@ impl Plan {
 /// How many recent regions of one shape a node considers joining (beyond its operands').
 const RECENT: usize = 16;
 
+/// The most nodes one region computes: register allocation is superlinear in the size of a
+/// function, and a loop body this large gains nothing more from fusion.
+pub(super) const MAX_MEMBERS: usize = 512;
+
 struct Planner<'g> {
     g: &'g Graph,
     big_len: usize,
@@ -285,7 +289,8 @@ impl Planner<'_> {
         let mut best: Option<(usize, usize, usize)> = None;
         for &r in &cands {
             let region = &self.plan.regions[r];
-            if region.shape != shape || (big && region.sequential != sequential) {
+            let full = region.members.len() + region.reduces.len() >= MAX_MEMBERS;
+            if full || region.shape != shape || (big && region.sequential != sequential) {
                 continue;
             }
             let s = region.step;

@@ -243,7 +243,7 @@ impl<'p> Lowerer<'p> {
         self.graph.current_span = Some(span);
         let id = self.graph.add(op, args).map_err(|e| internal(&e, span))?;
         if let Some(c) = crate::passes::simplify::fold_node(&self.graph, id) {
-            return Ok(self.graph.add(Op::Const(c), &[]).map_err(|e| internal(&e, span))?);
+            return self.graph.add(Op::Const(c), &[]).map_err(|e| internal(&e, span));
         }
         Ok(id)
     }

@@ -78,7 +78,7 @@ impl Facts {
             let mut f = Facts::ALL;
             for x in xs {
                 f.finite &= x.is_finite();
-                f.not_neg_zero &= !(x == 0.0 && x.is_sign_negative()) && !x.is_nan();
+                f.not_neg_zero &= (x != 0.0 || x.is_sign_positive()) && !x.is_nan();
                 f.non_negative &= x >= 0.0 && !(x == 0.0 && x.is_sign_negative());
             }
             f
@@ -290,10 +290,8 @@ impl Builder {
                     _ => {}
                 }
             }
-            Op::Unary(u @ (UnaryOp::Neg | UnaryOp::Not)) => {
-                if self.graph.op(args[0]) == &Op::Unary(*u) {
-                    return Rewrite::Use(self.graph.args(args[0])[0]);
-                }
+            Op::Unary(u @ (UnaryOp::Neg | UnaryOp::Not)) if self.graph.op(args[0]) == &Op::Unary(*u) => {
+                return Rewrite::Use(self.graph.args(args[0])[0]);
             }
             Op::PowInt(1) => return Rewrite::Use(args[0]),
             Op::PowInt(0) => return Rewrite::Use(self.splat_like(args[0], 1.0)),

@@ -200,12 +200,12 @@ fn transpose(lin: &Graph, n_out: usize, wrt: &[(Source, Type)], cotangents: &[So
     e.set_span(None);
     let mut outputs: Vec<NodeId> =
         lin.outputs[..n_out].iter().map(|o| primal[o.index()].expect("primal outputs are primal")).collect();
-    for j in 0..wrt.len() {
+    for (j, (_, wrt_ty)) in wrt.iter().enumerate() {
         let source = Source::Arg(TANGENT_BASE + j as u32);
         let tangent_input = lin.inputs().find(|(_, s)| *s == source).map(|(n, _)| n);
         let out = match tangent_input.and_then(|n| ct[n.index()]) {
             Some(c) => c,
-            None => e.splat(&wrt[j].1, 0.0),
+            None => e.splat(wrt_ty, 0.0),
         };
         outputs.push(out);
     }

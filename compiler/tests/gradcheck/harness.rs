@@ -55,7 +55,9 @@ pub fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
     assert_eq!(a.len(), b.len());
     let scale = max_abs(a).max(max_abs(b));
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if !((x - y).abs() <= tol * (1.0 + scale)) {
+        // NaN on either side fails too.
+        let within = (x - y).abs() <= tol * (1.0 + scale);
+        if !within {
             return Err(format!("element {i}: {x} vs {y} (scale {scale}, tol {tol})\n{a:?}\n{b:?}"));
         }
     }
