@@ -16,6 +16,12 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Jit,
+    Interp,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Parse and check a program: names, types, shapes, derivative operators.
@@ -39,6 +45,9 @@ enum Command {
         /// Continue from a checkpoint of the same program.
         #[arg(long, value_name = "CKPT")]
         resume: Option<PathBuf>,
+        /// Run native code (`jit`) or the reference interpreter (`interp`).
+        #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
+        backend: BackendArg,
     },
     /// Print the IR graph of each function (docs/ir.md describes the text form).
     Ir {
@@ -79,9 +88,13 @@ fn dispatch(cli: Cli) -> ExitCode {
             Some(_) => ExitCode::SUCCESS,
             None => ExitCode::from(1),
         },
-        Command::Run { file, seed, quiet, resume, .. } => {
+        Command::Run { file, seed, quiet, resume, backend, threads } => {
             let Some(checked) = check(&file) else { return ExitCode::from(1) };
-            let options = gradc::run::RunOptions { seed, quiet, resume };
+            let backend = match backend {
+                BackendArg::Jit => gradc::run::Backend::Jit,
+                BackendArg::Interp => gradc::run::Backend::Interp,
+            };
+            let options = gradc::run::RunOptions { seed, quiet, resume, backend, threads };
             let mut stdout = std::io::stdout().lock();
             match gradc::run::run(&checked, &options, &mut stdout) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,9 @@
 //!
 //! Also: 1,000 compile-and-drop cycles (resident memory printed after 100, 500, 1,000) and
 //! the P1 workload timed against the interpreter (printed; run with `--nocapture`).
+//!
+//! Debugging: `JIT_TRACE=1` prints every graph before it is compared, `JIT_TIME=1` the
+//! interpreter's time and each compile and run (with `--nocapture`).
 
 mod common;
 
@@ -160,7 +163,7 @@ fn specials_f64() -> Vec<f64> {
     vec![
         0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.5, 3.0, 0.1, -7.25, 1e-8, 20.0, -20.0, 40.0, 710.0, -745.5,
         1e-310, -1e-310, 5e-324, f64::MIN_POSITIVE, f64::MAX, -f64::MAX, 1e300, -1e300, 1e17, 9.3e18, -9.3e18,
-        f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, std::f64::consts::PI, 1e22, 0.7071067811865476,
+        f64::INFINITY, f64::NEG_INFINITY, f64::NAN, -f64::NAN, std::f64::consts::PI, 1e22, std::f64::consts::FRAC_1_SQRT_2,
     ]
 }
 
@@ -204,7 +207,7 @@ fn sample(dtype: DType, shape: &[usize], skew: usize, rng: &mut Rng) -> Tensor {
             let s = specials_i64();
             t_i64(shape, (0..n).map(|i| if i < 2 * s.len() { s[(i + skew) % s.len()] } else { (rng.uniform_range(-50.0, 50.0)) as i64 }).collect())
         }
-        DType::Bool => t_bool(shape, (0..n).map(|i| (i * 7 + skew) % 3 == 0 || rng.uniform_range(0.0, 1.0) < 0.3).collect()),
+        DType::Bool => t_bool(shape, (0..n).map(|i| (i * 7 + skew).is_multiple_of(3) || rng.uniform_range(0.0, 1.0) < 0.3).collect()),
     }
 }
 
@@ -785,10 +788,18 @@ fn p1_value_and_grad_timing() {
     let inputs = Inputs { args: &args, params: &[], data: &[] };
     let want = run(&g, &inputs).unwrap();
     let t0 = Instant::now();
-    let mut configs = vec![("jit, 1 thread, simd".to_string(), Options { threads: 1, verify: false, ..Options::default() })];
-    configs.push(("jit, 1 thread, scalar".into(), Options { threads: 1, simd: false, verify: false, ..Options::default() }));
-    let all = Options { verify: false, ..Options::default() };
-    configs.push((format!("jit, {} threads, simd", all.threads), all));
+    let one = Options { threads: 1, verify: false, ..Options::default() };
+    let mut configs = vec![("jit, 1 thread".to_string(), one.clone())];
+    configs.push(("jit, 1 thread, no simd".into(), Options { simd: false, ..one.clone() }));
+    let cores = Options::default().threads;
+    let mut t = 2;
+    while t <= cores {
+        configs.push((format!("jit, {t} threads"), Options { threads: t, ..one.clone() }));
+        t *= 2;
+    }
+    if !cores.is_power_of_two() {
+        configs.push((format!("jit, {cores} threads"), Options { threads: cores, ..one.clone() }));
+    }
     let _ = codegen::compile(&g).unwrap();
     println!("P1 value_and_grad over 10^6 f64 ({} nodes); compile {:.2} ms", g.live_count(), t0.elapsed().as_secs_f64() * 1e3);
     let interp_ms = median_ms(|| drop(run(&g, &inputs).unwrap()), 5);
@@ -802,6 +813,81 @@ fn p1_value_and_grad_timing() {
             assert_eq!(key(a), key(b), "{name}");
         }
         let ms = median_ms(|| drop(k.run(&inputs).unwrap()), 15);
-        println!("  {name:<24}: {ms:8.2} ms (compile {compile_ms:.1} ms; {:?})", k.stats());
+        println!("  {name:<24}: {ms:8.2} ms ({:.1}x; compile {compile_ms:.1} ms; {:?})", interp_ms / ms, k.stats());
+        if opts.threads == 1 {
+            // One loop: the value's sum accumulated beside the gradient.
+            assert_eq!((k.stats().regions, k.stats().reductions), (1, 1));
+        }
     }
+}
+
+
+
+/// The order-8 nested `grad` of the derivative passes' tests, from source to native code.
+#[test]
+fn order_eight_nested_grad_compiles_and_agrees() {
+    let src = "fn f(x: f64) -> f64 { sin(exp(cos(tanh(x * x + 1.0)) / 2.0) * sqrt(x * x + 2.0)) + log(x * x + 3.0) }\n\
+               fn d8(x: f64) -> f64 { grad(grad(grad(grad(grad(grad(grad(grad(f))))))))(x) }";
+    let start = Instant::now();
+    let checked = check_source("nested.gd", src, std::env::temp_dir());
+    assert!(checked.is_ok(), "{}", checked.render(false));
+    let p = &checked.program;
+    let i = p.fns.iter().position(|f| f.name == "d8").unwrap();
+    let g = simplify(&lower_fn(p, FnId(i as u32)).unwrap());
+    let lowered = start.elapsed();
+    let k = codegen::compile_with(&g, &Options { verify: false, ..Options::default() }).unwrap();
+    let total = start.elapsed();
+    let x = [Tensor::scalar_f64(0.7)];
+    let inputs = Inputs { args: &x, params: &[], data: &[] };
+    let got = k.run(&inputs).unwrap();
+    let want = run(&g, &inputs).unwrap();
+    assert_eq!(key(&got[0]), key(&want[0]));
+    println!(
+        "order-8 nested grad: {} nodes; source to IR {:.1} ms, to native code {:.1} ms ({} regions); value {}",
+        g.live_count(),
+        lowered.as_secs_f64() * 1e3,
+        total.as_secs_f64() * 1e3,
+        k.stats().regions,
+        got[0].scalar_value().unwrap()
+    );
+    agree("order-8 nested grad", &g, &x);
+}
+
+#[test]
+fn kernels_are_send_and_sync_and_run_concurrently() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Kernel>();
+    let g = p1_graph(Transform::ValueAndGrad { wrt: 0 }, 4096);
+    let k = codegen::compile_with(&g, &Options { threads: 2, min_parallel_len: 64, ..variants()[0].clone() }).unwrap();
+    let x = [t_f64(&[4096], (0..4096).map(|i| (i as f64 - 2048.0) / 512.0).collect())];
+    let inputs = Inputs { args: &x, params: &[], data: &[] };
+    let want = run(&g, &inputs).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    let got = k.run(&inputs).unwrap();
+                    assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn degenerate_graphs_agree() {
+    let x = t_f64(&[2, 3], vec![1.0, -0.0, f64::NAN, 4.0, 5.0, 6.0]);
+    // No outputs.
+    let mut g = Graph::new("none");
+    input(&mut g, 0, &x);
+    agree("no outputs", &g, std::slice::from_ref(&x));
+    // An input returned twice, and reshaped, transposed and broadcast views of it.
+    let mut g = Graph::new("views out");
+    let a = input(&mut g, 0, &x);
+    let r = g.add(Op::Reshape { shape: vec![3, 2] }, &[a]).unwrap();
+    let t = g.add(Op::Transpose { perm: vec![1, 0] }, &[a]).unwrap();
+    let rt = g.add(Op::Reshape { shape: vec![6] }, &[t]).unwrap();
+    let b = g.add(Op::Broadcast { shape: vec![2, 2, 3] }, &[a]).unwrap();
+    g.outputs = vec![a, a, r, t, rt, b, rt];
+    agree("views as outputs", &g, std::slice::from_ref(&x));
 }

@@ -5,8 +5,11 @@
 //! Every failure is a [`Diagnostic`] pointing into the source; nothing here panics on user
 //! input.
 
+mod exec;
 mod init;
 mod train;
+
+pub use exec::{Backend, Executable};
 
 use std::io::Write;
 use std::path::Path;
@@ -15,7 +18,7 @@ use gradc_compiler::check::hir::{self, Body, PrintItem, Stmt};
 use gradc_compiler::check::types::Ty;
 use gradc_compiler::check::Checked;
 use gradc_compiler::diag::{codes, Diagnostic};
-use gradc_compiler::interp::{self, EvalError, Inputs};
+use gradc_compiler::interp::{EvalError, Inputs};
 use gradc_compiler::ir::{Graph, NodeId};
 use gradc_compiler::lower;
 use gradc_compiler::passes::simplify::simplify;
@@ -33,6 +36,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// A checkpoint to continue from (`--resume`).
     pub resume: Option<std::path::PathBuf>,
+    /// Native code or the interpreter (`--backend`).
+    pub backend: Backend,
+    /// Threads for large loops (`--threads`; default: all cores).
+    pub threads: Option<usize>,
 }
 
 /// The state of a running program.
@@ -44,6 +51,8 @@ pub struct Runner<'c> {
     quiet: bool,
     /// Consumed by the `train` block the checkpoint belongs to.
     resume: Option<std::path::PathBuf>,
+    backend: Backend,
+    threads: Option<usize>,
 }
 
 /// Runs every statement of a checked program, printing to `out`.
@@ -77,13 +86,18 @@ impl<'c> Runner<'c> {
         let mut rng = gradc_runtime::rng::Rng::seed_from_u64(options.seed);
         let params = program.params.iter().map(|p| init::param(p, &mut rng)).collect::<RunResult<_>>()?;
         let data = program.data.iter().map(init::data).collect::<RunResult<_>>()?;
-        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone() })
+        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone(), backend: options.backend, threads: options.threads })
+    }
+
+    /// A graph compiled for this run's backend.
+    fn compile(&self, graph: Graph) -> Executable {
+        Executable::new(graph, self.backend, self.threads)
     }
 
     /// Evaluates a statement graph with these arguments.
-    fn eval_graph(&self, graph: &Graph, args: &[Tensor], span: Span) -> RunResult<Vec<Tensor>> {
+    fn eval_graph(&self, exe: &Executable, args: &[Tensor], span: Span) -> RunResult<Vec<Tensor>> {
         let inputs = Inputs { args, params: &self.params, data: &self.data };
-        interp::run(graph, &inputs).map_err(|(n, e)| eval_error(graph, n, e, span))
+        exe.run(&inputs).map_err(|(n, e)| eval_error(exe.graph(), n, e, span))
     }
 
     /// A fingerprint of the program's text (every file), which checkpoints carry so that
@@ -164,10 +178,10 @@ impl<'c> Runner<'c> {
             Stmt::Save { path, span } => self.save(path, *span),
             Stmt::Load { path, span } => self.load(path, *span),
             Stmt::Bench { call, iters, label, span } => {
-                let graph = self.graph("bench", &[call])?;
+                let exe = self.compile(self.graph("bench", &[call])?);
                 let inputs = Inputs { args: &[], params: &self.params, data: &self.data };
-                let stats = bench::measure(*iters, || interp::run(&graph, &inputs).map(|_| ()))
-                    .map_err(|(n, e)| eval_error(&graph, n, e, *span))?;
+                let stats = bench::measure(*iters, || exe.run(&inputs).map(|_| ()))
+                    .map_err(|(n, e)| eval_error(exe.graph(), n, e, *span))?;
                 let _ = writeln!(out, "{}", bench::report(label, &stats));
                 Ok(())
             }
@@ -183,10 +197,9 @@ impl<'c> Runner<'c> {
 
     /// The leaves of the values of `bodies`, in order.
     fn eval(&self, name: &str, bodies: &[&Body]) -> RunResult<Vec<Tensor>> {
-        let graph = self.graph(name, bodies)?;
-        let inputs = Inputs { args: &[], params: &self.params, data: &self.data };
+        let exe = self.compile(self.graph(name, bodies)?);
         let fallback = bodies.first().map(|b| b.value.span).unwrap_or_default();
-        interp::run(&graph, &inputs).map_err(|(n, e)| eval_error(&graph, n, e, fallback))
+        self.eval_graph(&exe, &[], fallback)
     }
 
     /// `save "f.safetensors";`: every param under its name, written atomically.

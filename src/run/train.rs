@@ -17,8 +17,8 @@ use std::time::Instant;
 
 use gradc_compiler::check::hir::{self, Callee, Length, Train};
 use gradc_compiler::diag::{codes, Diagnostic};
-use gradc_compiler::interp::{self, Inputs};
-use gradc_compiler::ir::{Graph, Source, Type};
+use gradc_compiler::interp::Inputs;
+use gradc_compiler::ir::{Source, Type};
 use gradc_compiler::lower::{self, Draw, FnGraph};
 use gradc_compiler::passes::simplify::simplify;
 use gradc_compiler::source::Span;
@@ -28,7 +28,7 @@ use gradc_runtime::progress::{summary_line, Mode, Progress};
 use gradc_runtime::rng::Rng;
 use gradc_runtime::tensor::{Buffer, Tensor};
 
-use super::{eval_error, RunResult, Runner};
+use super::{eval_error, Executable, RunResult, Runner};
 
 /// Set by Ctrl-C; the loop writes a checkpoint and stops with exit status 130.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -47,10 +47,10 @@ struct Compiled {
     loss: FnGraph,
     /// Which program params the optimizer updates (the float ones), with their IR types.
     trainable: Vec<(Source, Type)>,
-    value: Graph,
-    value_and_grad: Graph,
-    jvp: Option<Graph>,
-    hvp: Option<Graph>,
+    value: Executable,
+    value_and_grad: Executable,
+    jvp: Option<Executable>,
+    hvp: Option<Executable>,
     span: Span,
 }
 
@@ -84,12 +84,20 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
     let name = t.options.optimizer.name.as_str();
     let jvp = (name == "forward_gradient").then(|| lower::param_jvp(&loss, &trainable));
     let hvp = if matches!(name, "adahessian" | "newton") { Some(lower::param_hvp(&loss, &trainable, t.span)?) } else { None };
-    let compiled = Compiled { loss, trainable, value, value_and_grad, jvp, hvp, span: t.span };
+    let compiled = Compiled {
+        value: runner.compile(value),
+        value_and_grad: runner.compile(value_and_grad),
+        jvp: jvp.map(|g| runner.compile(g)),
+        hvp: hvp.map(|g| runner.compile(g)),
+        loss,
+        trainable,
+        span: t.span,
+    };
 
     // The arguments: computed once, except random draws, which are fresh at every step.
     let bodies: Vec<&hir::Body> = t.args.iter().map(|a| &a.value).collect();
     let (args_graph, draws) = lower::lower_bodies_with_draws(program, "train arguments", &bodies)?;
-    let args_graph = simplify(&args_graph);
+    let args_graph = runner.compile(simplify(&args_graph));
     let seed = t.options.seed.unwrap_or(runner.seed);
     let mut rng = Rng::seed_from_u64(seed);
     let fixed_args = if draws.is_empty() { Some(runner.eval_graph(&args_graph, &[], t.span)?) } else { None };
@@ -149,7 +157,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         runner.resume = None;
     }
     let validate = match &t.options.validate {
-        Some(body) => Some(simplify(&lower::lower_bodies(program, "validate", &[body])?)),
+        Some(body) => Some(runner.compile(simplify(&lower::lower_bodies(program, "validate", &[body])?))),
         None => None,
     };
     let compile_time = compile_start.elapsed();
@@ -272,12 +280,15 @@ struct LossObjective<'r, 'c> {
 
 impl LossObjective<'_, '_> {
     /// Runs a graph of the loss with the optimizer's params in place of the trainable ones.
-    fn run(&self, g: &Graph, params: &[Tensor], extra: &[Tensor]) -> RunResult<Vec<Tensor>> {
+    fn run(&self, exe: &Executable, params: &[Tensor], extra: &[Tensor]) -> RunResult<Vec<Tensor>> {
         let all = self.runner.params_with(&self.compiled.trainable, params);
-        let mut args: Vec<Tensor> = self.args.to_vec();
-        args.extend_from_slice(extra);
+        let args: std::borrow::Cow<[Tensor]> = if extra.is_empty() {
+            std::borrow::Cow::Borrowed(self.args)
+        } else {
+            std::borrow::Cow::Owned([self.args, extra].concat())
+        };
         let inputs = Inputs { args: &args, params: &all, data: &self.runner.data };
-        interp::run(g, &inputs).map_err(|(n, e)| eval_error(g, n, e, self.compiled.span))
+        exe.run(&inputs).map_err(|(n, e)| eval_error(exe.graph(), n, e, self.compiled.span))
     }
 }
 

@@ -8,6 +8,9 @@ use gradc_runtime::tensor::{strides, DType};
 use super::plan::{Plan, Region, View};
 use crate::ir::{Graph, NodeId, Op, ReduceOp};
 
+/// The shortest domain given a vector loop.
+const MIN_VECTOR_LEN: usize = 8;
+
 /// What one pointer of a kernel's argument array points to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Slot {
@@ -150,7 +153,8 @@ impl Layout {
             split: false,
         };
         layout.collapse();
-        layout.lanes = if simd { lanes(g, region, &layout) } else { 1 };
+        // A vector loop over a handful of elements is code to compile for nothing.
+        layout.lanes = if simd && layout.len >= MIN_VECTOR_LEN { lanes(g, region, &layout) } else { 1 };
         layout.split = layout.len >= big_len
             && layout.dims[0] >= 2
             && layout.reduces.iter().all(|a| a.strides[0] != 0);

@@ -6,32 +6,34 @@
 //!
 //! # Design
 //!
-//! - [`plan`]: the graph is partitioned into a schedule of steps. Elementwise ops of one shape
-//!   (`unary`, `binary`, `powi`, `select`, `convert`) fuse into **regions**, one loop nest
-//!   each, which store only the values needed outside; layout ops (`broadcast`,
-//!   `transpose`, `slice`, `reshape`, `custom_jvp`) are **views**, strided reads of a
-//!   buffer, never copies unless something needs them as a buffer; reductions are
-//!   accumulated inside the region computing their operand (any axes). `matmul` on floats
-//!   calls `matrixmultiply`'s GEMM with the views' strides (a transposed operand is free).
-//!   `concat`, `gather`, `argmax`, `iota` and integer `matmul` run the interpreter's kernels
-//!   (`interp::eval_op`) on buffers.
-//! - [`layout`]: per region, the buffers it touches and its loop nest, with axes merged
+//! - `plan.rs`: the graph is partitioned into a schedule of steps. Elementwise ops of one shape
+//!   (`unary`, `binary`, `powi`, `select`, `convert`) fuse into **regions** (at most 512
+//!   nodes each, which bounds Cranelift's compile time), one loop nest each, which store
+//!   only the values needed outside; layout ops (`broadcast`, `transpose`, `slice`,
+//!   `reshape`, `custom_jvp`) are **views**, strided reads of a buffer, never copies unless
+//!   something needs them as a buffer; reductions are accumulated inside the region
+//!   computing their operand (any axes). `matmul` on floats calls `matrixmultiply`'s GEMM
+//!   with the views' strides (a transposed operand is free; its threads are its own,
+//!   `MATMUL_NUM_THREADS`). `concat`, `gather`, `argmax`, `iota` and integer `matmul` run
+//!   the interpreter's kernels (`interp::eval_op`) on buffers.
+//! - `layout.rs`: per region, the buffers it touches and its loop nest, with axes merged
 //!   wherever all accesses allow (usually one flat loop).
-//! - [`emit`] and [`ops`]: the Cranelift IR: the loop nest, a vector loop (`f64x2` or
+//! - `emit.rs` and `ops.rs`: the Cranelift IR: the loop nest, a vector loop (`f64x2` or
 //!   `f32x4`; Cranelift does not vectorize) and a scalar tail; the elementwise semantics of
 //!   [`crate::ir::scalar`] op by op. Functions with no Cranelift instruction (`exp`, `sin`,
-//!   `erf`, `pow`, …) call shims ([`math`]) that run the interpreter's own scalar code.
-//! - [`exec`]: runs the steps, splits large regions across threads
-//!   ([`Options::threads`], [`Options::min_parallel_len`]), frees buffers after their last
-//!   reader.
-//! - [`jit`]: [`Jit`], the owner of the machine code (freed on drop).
+//!   `erf`, `pow`, …) call shims (`math.rs`) that run the interpreter's own scalar code.
+//! - `exec.rs`: runs the steps, splits large regions across threads
+//!   ([`Options::threads`], [`Options::min_parallel_len`]; a region accumulating across its
+//!   outermost axis stays on one thread, so a big one does not take that reduction in: it
+//!   gets a region of its own), frees buffers after their last reader.
+//! - `jit.rs`: [`Jit`], the owner of the machine code (freed on drop).
 //!
 //! # Kernel ABI
 //!
 //! Each region is one function
 //! `unsafe extern "C" fn(slots: *const *mut u8, lo: usize, hi: usize, status: *mut u64)`:
 //! `slots` holds one pointer per buffer it reads or writes (reads, stored members, and
-//! reduction results, in the region's [`layout::Slot`] order), element 0 of each; the
+//! reduction results, in the region's `layout::Slot` order), element 0 of each; the
 //! function runs indices `lo..hi` of the outermost level of its loop nest (all of it, or
 //! one thread's chunk); it sets `*status = 1` if an integer division by zero happened.
 //! Elements are the runtime's: `f64`, `f32`, `i64`, and `bool` as one byte 0 or 1.
@@ -42,7 +44,15 @@
 //! the same order; the same libm calls through the shims; the same `powi` products) and for
 //! reductions (accumulated sequentially in row-major order; a float sum starts from `-0.0`,
 //! which is the same). Matrix products differ within rounding: the GEMM sums in its own
-//! order, with fused multiply-adds where the CPU has them. Errors: see [`exec`].
+//! order, with fused multiply-adds where the CPU has them. Errors: see `exec.rs`.
+//!
+//! # Speed
+//!
+//! P1 (value and gradient of `sum(tanh(x) * sin(x) + log(1 + x^2) - 0.5 * exp(-x^2))` over
+//! 10⁶ `f64`: one fused loop with the sum beside the gradient): the interpreter ~105 ms;
+//! this backend 33 ms on one thread, 17 ms on two (the 2-core machine); on 16 cores
+//! 53 ms → 7 ms. Five libm calls per element are nearly all of it (`tanh` alone is 14 ms
+//! per 10⁶): vectorized polynomial approximations are the next step.
 
 mod emit;
 mod exec;
@@ -166,6 +176,7 @@ pub fn compile(graph: &Graph) -> Result<Kernel, CodegenError> {
     compile_with(graph, &Options::default())
 }
 
+/// The domain length from which a region may be split across threads.
 fn big_len(opts: &Options) -> usize {
     if opts.threads > 1 {
         opts.min_parallel_len.max(2)
@@ -182,7 +193,7 @@ pub fn compile_with(graph: &Graph, opts: &Options) -> Result<Kernel, CodegenErro
     let plan = plan::plan(graph, opts);
     let layouts = layouts(graph, &plan, opts);
     let mut jit = Jit::new(opts.verify)?;
-    let ids = build(&mut jit, graph, &plan, &layouts, |module, id, ctx| {
+    let ids = build(&mut jit, graph, &plan, &layouts, |module, _, id, ctx| {
         module.define_function(id, ctx).map_err(|e| CodegenError::Cranelift(format!("{e:?}")))
     })?;
     let module = jit.module();
@@ -220,8 +231,7 @@ pub fn clif_with(graph: &Graph, opts: &Options) -> String {
     let layouts = layouts(graph, &plan, opts);
     let mut out = String::new();
     let built = Jit::new(false).and_then(|mut jit| {
-        build(&mut jit, graph, &plan, &layouts, |_, _, ctx| {
-            let r = out.matches("function ").count();
+        build(&mut jit, graph, &plan, &layouts, |_, r, _, ctx| {
             let region = &plan.regions[r];
             let nodes: Vec<String> = region.members.iter().chain(&region.reduces).map(|n| format!("%{}", n.index())).collect();
             out.push_str(&format!("; region {r}: {} over {:?}\n", nodes.join(" "), region.shape));
@@ -242,7 +252,7 @@ fn build(
     graph: &Graph,
     plan: &plan::Plan,
     layouts: &[Layout],
-    mut each: impl FnMut(&mut cranelift_jit::JITModule, cranelift_module::FuncId, &mut Context) -> Result<(), CodegenError>,
+    mut each: impl FnMut(&mut cranelift_jit::JITModule, usize, cranelift_module::FuncId, &mut Context) -> Result<(), CodegenError>,
 ) -> Result<Vec<cranelift_module::FuncId>, CodegenError> {
     let module = jit.module();
     let ptr = module.target_config().pointer_type();
@@ -259,13 +269,8 @@ fn build(
         ctx.func.signature = sig.clone();
         ctx.func.name = UserFuncName::user(0, id.as_u32());
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let t0 = std::time::Instant::now();
         emit::region_body(b, module, graph, plan, r, layout);
-        let t1 = std::time::Instant::now();
-        each(module, id, &mut ctx)?;
-        if std::env::var_os("GRADC_JIT_PROFILE").is_some() {
-            eprintln!("region {r}: {} members {} reduces {:?} lanes {}: emit {:?} define {:?}", plan.regions[r].members.len(), plan.regions[r].reduces.len(), layout.dims, layout.lanes, t1 - t0, t1.elapsed());
-        }
+        each(module, r, id, &mut ctx)?;
         module.clear_context(&mut ctx);
         ids.push(id);
     }

@@ -115,7 +115,7 @@ const RECENT: usize = 16;
 
 /// The most nodes one region computes: register allocation is superlinear in the size of a
 /// function, and a loop body this large gains nothing more from fusion.
-pub(super) const MAX_MEMBERS: usize = 512;
+const MAX_MEMBERS: usize = 512;
 
 struct Planner<'g> {
     g: &'g Graph,
@@ -129,7 +129,7 @@ struct Planner<'g> {
 
 pub(super) fn plan(g: &Graph, opts: &Options) -> Plan {
     let n = g.len();
-    let big_len = if opts.threads > 1 { opts.min_parallel_len.max(2) } else { usize::MAX };
+    let big_len = super::big_len(opts);
     let mut p = Planner {
         g,
         big_len,
@@ -338,7 +338,9 @@ impl Planner<'_> {
 
     fn reduce(&mut self, id: NodeId, a: NodeId, axes: &[usize]) {
         let shape = self.g.ty(a).shape.clone();
-        let sequential = self.is_big(&shape) && axes.first() == Some(&0) && shape[0] > 1;
+        // Accumulating over the outermost axis that is not 1 forbids splitting the loop nest.
+        let outer = shape.iter().position(|&d| d != 1);
+        let sequential = self.is_big(&shape) && outer.is_some_and(|o| axes.contains(&o));
         let prefer: SmallVec<[usize; 1]> = match self.plan.place[a.index()] {
             Place::Member(r) => SmallVec::from_elem(r, 1),
             _ => SmallVec::new(),
