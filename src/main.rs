@@ -68,6 +68,9 @@ enum Command {
         /// The graph of its Hessian (with respect to its first argument).
         #[arg(long)]
         hessian: bool,
+        /// The Cranelift IR the JIT compiles the (simplified) graph to.
+        #[arg(long)]
+        clif: bool,
     },
 }
 
@@ -128,7 +131,7 @@ fn dispatch(cli: Cli) -> ExitCode {
                 }
             }
         }
-        Command::Ir { file, function, raw, grad, jvp, hessian } => {
+        Command::Ir { file, function, raw, grad, jvp, hessian, clif } => {
             let Some(checked) = check(&file) else { return ExitCode::from(1) };
             use gradc::compiler::check::hir::Transform;
             let transform = if grad {
@@ -140,14 +143,14 @@ fn dispatch(cli: Cli) -> ExitCode {
             } else {
                 None
             };
-            ir(&checked, function.as_deref(), raw, transform)
+            ir(&checked, function.as_deref(), raw, transform, clif)
         }
     }
 }
 
 /// Prints the graphs of the functions (all, or the instances of `name`), or of a derivative
 /// of each.
-fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool, transform: Option<gradc::compiler::check::hir::Transform>) -> ExitCode {
+fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool, transform: Option<gradc::compiler::check::hir::Transform>, clif: bool) -> ExitCode {
     use gradc::compiler::check::hir::FnId;
     use gradc::compiler::{ir::print, lower, passes::simplify::simplify};
     let program = &checked.program;
@@ -170,13 +173,16 @@ fn ir(checked: &gradc::compiler::check::Checked, name: Option<&str>, raw: bool, 
         };
         let graph = match graph {
             Ok(g) => g,
+            // Without `--fn`, a derivative is shown for the functions it applies to.
+            Err(d) if name.is_none() && d.code == gradc::compiler::diag::codes::GRAD_NOT_SCALAR => continue,
             Err(d) => {
                 eprint!("{}", d.render(&checked.sources, std::io::stderr().is_terminal()));
                 return ExitCode::from(1);
             }
         };
         let sep = if k > 0 { "\n" } else { "" };
-        let _ = write!(out, "{sep}{}", print::print(&graph));
+        let text = if clif { gradc::compiler::codegen::clif(&graph) } else { print::print(&graph) };
+        let _ = write!(out, "{sep}{text}");
     }
     ExitCode::SUCCESS
 }

@@ -21,7 +21,7 @@ train loss(xs, normal([64])) {
     batch = 64,
     shuffle = true,
     checkpoint = "run.safetensors",
-    checkpoint_every = 500,
+    checkpoint_every = 5000,
 }
 save "final.safetensors";
 "#;
@@ -60,7 +60,7 @@ fn wait_for(file: &Path, child: &mut std::process::Child) -> bool {
 
 #[test]
 fn a_run_killed_after_its_first_checkpoint_resumes_to_the_same_params() {
-    let steps = 40_000;
+    let steps = 300_000;
     let whole = tempfile::tempdir().unwrap();
     let program = write_program(whole.path(), steps);
     let out = gradc(whole.path(), &["run", "--quiet", &program]).output().unwrap();

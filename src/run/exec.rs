@@ -55,3 +55,36 @@ impl Executable {
         }
     }
 }
+
+/// Compiled graphs of a run, keyed by the whole graph (ops with their constants, types,
+/// operands, the source spans its errors point at, outputs): a statement whose graph was
+/// compiled before — `print accuracy()` before and after a `train` — reuses the kernel.
+#[derive(Default)]
+pub struct Cache {
+    kernels: std::cell::RefCell<std::collections::HashMap<GraphKey, std::rc::Rc<Executable>>>,
+}
+
+type GraphKey = (Vec<(gradc_compiler::ir::Op, gradc_compiler::ir::Type, Vec<u32>, Option<gradc_compiler::source::Span>)>, Vec<u32>);
+
+fn key(g: &Graph) -> GraphKey {
+    let nodes = g
+        .ids()
+        .map(|n| {
+            let node = g.node(n);
+            (node.op.clone(), node.ty.clone(), g.args(n).iter().map(|a| a.index() as u32).collect(), node.span)
+        })
+        .collect();
+    (nodes, g.outputs.iter().map(|o| o.index() as u32).collect())
+}
+
+impl Cache {
+    pub fn get_or_compile(&self, graph: Graph, backend: Backend, threads: Option<usize>) -> std::rc::Rc<Executable> {
+        let k = key(&graph);
+        if let Some(e) = self.kernels.borrow().get(&k) {
+            return e.clone();
+        }
+        let e = std::rc::Rc::new(Executable::new(graph, backend, threads));
+        self.kernels.borrow_mut().insert(k, e.clone());
+        e
+    }
+}

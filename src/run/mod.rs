@@ -53,6 +53,7 @@ pub struct Runner<'c> {
     resume: Option<std::path::PathBuf>,
     backend: Backend,
     threads: Option<usize>,
+    cache: exec::Cache,
 }
 
 /// Runs every statement of a checked program, printing to `out`.
@@ -86,12 +87,12 @@ impl<'c> Runner<'c> {
         let mut rng = gradc_runtime::rng::Rng::seed_from_u64(options.seed);
         let params = program.params.iter().map(|p| init::param(p, &mut rng)).collect::<RunResult<_>>()?;
         let data = program.data.iter().map(init::data).collect::<RunResult<_>>()?;
-        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone(), backend: options.backend, threads: options.threads })
+        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone(), backend: options.backend, threads: options.threads, cache: exec::Cache::default() })
     }
 
-    /// A graph compiled for this run's backend.
-    fn compile(&self, graph: Graph) -> Executable {
-        Executable::new(graph, self.backend, self.threads)
+    /// A graph compiled for this run's backend (once per distinct graph).
+    fn compile(&self, graph: Graph) -> std::rc::Rc<Executable> {
+        self.cache.get_or_compile(graph, self.backend, self.threads)
     }
 
     /// Evaluates a statement graph with these arguments.

@@ -12,6 +12,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -47,10 +48,10 @@ struct Compiled {
     loss: FnGraph,
     /// Which program params the optimizer updates (the float ones), with their IR types.
     trainable: Vec<(Source, Type)>,
-    value: Executable,
-    value_and_grad: Executable,
-    jvp: Option<Executable>,
-    hvp: Option<Executable>,
+    value: Rc<Executable>,
+    value_and_grad: Rc<Executable>,
+    jvp: Option<Rc<Executable>>,
+    hvp: Option<Rc<Executable>>,
     span: Span,
 }
 

@@ -387,12 +387,14 @@ pub fn transform_fn(program: &Program, id: FnId, op: hir::Transform) -> LowerRes
     let scalar_float = matches!(&f.ret, Ty::Tensor(t) if t.shape.is_empty() && t.elem.is_float());
     let first_float = matches!(sig.params.first(), Some(Ty::Tensor(t)) if t.elem.is_float());
     let applies = match op {
-        hir::Transform::Grad { .. } | hir::Transform::Hessian { .. } => scalar_float && first_float,
-        _ => true,
+        hir::Transform::Grad { .. } | hir::Transform::ValueAndGrad { .. } | hir::Transform::Hessian { .. } | hir::Transform::Hvp { .. } => scalar_float && first_float,
+        hir::Transform::Jacobian { .. } => first_float && matches!(f.ret, Ty::Tensor(_)),
+        hir::Transform::Jvp | hir::Transform::Vjp => !sig.params.is_empty(),
+        _ => false,
     };
     if !applies {
         return Err(Box::new(
-            Diagnostic::new(codes::GRAD_NOT_SCALAR, format!("`{}` of `{}` needs a scalar float result and a float first argument", op.name(), f.name), f.span, "this function")
+            Diagnostic::new(codes::GRAD_NOT_SCALAR, format!("`{}` does not apply to `{}` (`grad`, `hessian` need a scalar float result; all need a float first argument)", op.name(), f.name), f.span, "this function")
                 .with_hint("pick a function with `--fn NAME`"),
         ));
     }
