@@ -372,8 +372,9 @@ impl Checker<'_> {
                 let body = if ok { self.expr(cx, body) } else { None };
                 cx.pop_scope();
                 cx.scopes = saved;
-                let mut body = body?;
-                default_weak(&mut body);
+                // A weak result stays weak, so that the call takes the type of its context
+                // (`let y: f32[2] = (|t| [0.5, 1.5])(x)`), as a literal would.
+                let body = body?;
                 let sig = Sig { params: tys, ret: body.ty.clone() };
                 Some((Callee::Lambda { params: ids, body }, sig, (0..args.len()).collect()))
             }

@@ -801,6 +801,12 @@ pub(super) fn coerce(e: &mut hir::Expr, elem: Elem) {
         }
         // An element of a weak tensor: the tensor takes the type.
         ExprKind::Index(base, _) => coerce(base, elem),
+        // A lambda called in place: its (weak) result takes the type.
+        ExprKind::Call(callee, _) if matches!(**callee, hir::Callee::Lambda { .. }) => {
+            if let hir::Callee::Lambda { body, .. } = &mut **callee {
+                coerce(body, elem);
+            }
+        }
         ExprKind::Local(_) | ExprKind::Call(..) => {
             // The value keeps its own (defaulted) type and is converted; defaulting it now
             // means a later `default_weak` finds nothing weak inside to wrap again.
