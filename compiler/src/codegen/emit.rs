@@ -36,6 +36,8 @@ pub(super) struct Em<'a, 'b> {
     pub status: Value,
     /// Lanes of the body being emitted (1 in the scalar loop).
     pub lanes: usize,
+    /// Transcendentals through the exact shims rather than inline ([`super::Options::exact_math`]).
+    pub exact_math: bool,
 }
 
 pub(super) fn mem() -> MemFlagsData {
@@ -57,13 +59,13 @@ pub(super) fn scalar_ty(d: DType) -> Type {
 const PRELOAD_SLOTS: usize = 8;
 
 /// Emits the whole function body of region `r` into `b` (whose signature is the kernel ABI).
-pub(super) fn region_body(mut b: FunctionBuilder<'_>, module: &mut JITModule, g: &Graph, plan: &Plan, r: usize, layout: &Layout) {
+pub(super) fn region_body(mut b: FunctionBuilder<'_>, module: &mut JITModule, g: &Graph, plan: &Plan, r: usize, layout: &Layout, exact_math: bool) {
     let config = module.target_config();
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
     b.switch_to_block(entry);
     let params = b.block_params(entry).to_vec();
-    let mut em = Em { b, module, shims: HashMap::new(), status: params[3], lanes: 1 };
+    let mut em = Em { b, module, shims: HashMap::new(), status: params[3], lanes: 1, exact_math };
     let bases = (0..layout.slots.len())
         .map(|k| {
             (layout.slots.len() <= PRELOAD_SLOTS)

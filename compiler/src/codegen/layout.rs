@@ -77,7 +77,7 @@ pub(super) struct Layout {
 impl Layout {
     /// The layout of region `r` of the plan; `big_len` is the domain length from which it
     /// may be split across threads.
-    pub fn new(g: &Graph, plan: &Plan, r: usize, simd: bool, big_len: usize) -> Layout {
+    pub fn new(g: &Graph, plan: &Plan, r: usize, simd: bool, exact_math: bool, big_len: usize) -> Layout {
         let region = &plan.regions[r];
         let shape = &region.shape;
         let mut slots = Vec::new();
@@ -154,7 +154,7 @@ impl Layout {
         };
         layout.collapse();
         // A vector loop over a handful of elements is code to compile for nothing.
-        layout.lanes = if simd && layout.len >= MIN_VECTOR_LEN { lanes(g, region, &layout) } else { 1 };
+        layout.lanes = if simd && layout.len >= MIN_VECTOR_LEN { lanes(g, region, &layout, exact_math) } else { 1 };
         layout.split = layout.len >= big_len
             && layout.dims[0] >= 2
             && layout.reduces.iter().all(|a| a.strides[0] != 0);
@@ -226,12 +226,14 @@ fn immediate(g: &Graph, root: NodeId) -> Option<Imm> {
 }
 
 /// The vector width of a region: 2 if it computes on `f64`, else 4 if on `f32`, else 1
-/// (integer and boolean work stays scalar). Calls to the math shims are made lane by lane,
+/// (integer and boolean work stays scalar). The inline approximations of `polymath.rs` are
+/// vector ops like any other (their rare shim calls are in cold blocks). Calls to the math
+/// shims (the other functions, or all with `exact_math`) are made lane by lane,
 /// and every vector live across a call is spilled, so a region with calls is vectorized only
 /// if it has at least 4 vector-friendly ops per call (measured on 10^6 `f64`: `exp` then 4
 /// cheap ops is even, 16 cheap ops is 1.25x faster vectorized, 64 is 1.6x; P1, 5 calls and
 /// 19 cheap ops, is 1.15x faster scalar).
-fn lanes(g: &Graph, region: &Region, layout: &Layout) -> usize {
+fn lanes(g: &Graph, region: &Region, layout: &Layout, exact_math: bool) -> usize {
     let dtypes = region
         .members
         .iter()
@@ -246,7 +248,7 @@ fn lanes(g: &Graph, region: &Region, layout: &Layout) -> usize {
     let (mut calls, mut cheap) = (0, 0);
     for &m in &region.members {
         let d = g.args(m).first().map_or(g.ty(m).dtype, |&a| g.ty(a).dtype);
-        if super::ops::calls(g.op(m), d) {
+        if super::ops::calls(g.op(m), d, exact_math) {
             calls += 1;
         } else if d.is_float() {
             cheap += 1;

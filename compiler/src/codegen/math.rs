@@ -3,8 +3,9 @@
 //! function the interpreter applies ([`crate::ir::scalar`]), registered with the JIT under
 //! its name, so the JIT's results are the interpreter's bit for bit by construction.
 //!
-//! The next step replaces the hot ones with inline, vectorizable polynomial approximations
-//! (with a stated error bound); these stay as the exact path.
+//! By default the hot ones (`exp log sin cos tan tanh sigmoid`) are inline approximations
+//! (`polymath.rs`), which call these only for out-of-range arguments of `sin`/`cos`/`tan`;
+//! these are the exact path ([`super::Options::exact_math`]) and the only one for the rest.
 
 use gradc_runtime::tensor::DType;
 

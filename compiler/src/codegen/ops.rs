@@ -1,7 +1,8 @@
 //! The elementwise semantics of [`crate::ir::scalar`] in Cranelift IR: every op on one
 //! element (scalar code), and the ops that have exact vector forms on `f64x2` / `f32x4`
 //! (arithmetic, comparisons as lane masks, `max`/`min`, `relu`, `sign`, `select`, `powi`,
-//! boolean logic on masks). Everything else in a vector loop — calls to the math shims,
+//! boolean logic on masks, the inline approximations of `polymath.rs`). Everything else in a
+//! vector loop — calls to the math shims,
 //! integer and conversion work — runs lane by lane on extracted scalars ([`Repr::Lanes`]).
 //!
 //! Booleans are bytes 0/1 in memory and in scalar code, and all-ones/all-zeros lane masks
@@ -35,16 +36,17 @@ pub(super) fn vec_ty(d: DType, lanes: usize) -> Option<Type> {
     }
 }
 
-/// Whether `op` on operands of element type `d` calls a math shim.
-pub(super) fn calls(op: &Op, d: DType) -> bool {
+/// Whether `op` on operands of element type `d` calls a math shim (on its hot path: the
+/// inline forms of `polymath.rs` call one only for rare out-of-range arguments).
+pub(super) fn calls(op: &Op, d: DType, exact_math: bool) -> bool {
     match op {
-        Op::Unary(u) => math::unary(*u, d).is_some(),
+        Op::Unary(u) => math::unary(*u, d).is_some() && (exact_math || !super::polymath::inline(*u, d)),
         Op::Binary(b) => math::binary(*b, d).is_some(),
         _ => false,
     }
 }
 
-fn little() -> MemFlagsData {
+pub(super) fn little() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
@@ -147,6 +149,7 @@ impl Em<'_, '_> {
         let supported = match op {
             Op::Unary(u) => {
                 (float && matches!(u, U::Neg | U::Abs | U::Sqrt | U::Floor | U::Ceil | U::Relu | U::Sign))
+                    || (float && !self.exact_math && super::polymath::inline(*u, d))
                     || (d == DType::Bool && *u == U::Not)
             }
             Op::Binary(b) => {
@@ -188,7 +191,7 @@ impl Em<'_, '_> {
                     let t = self.b.ins().bitselect(lt, minus, x);
                     self.b.ins().bitselect(gt, one, t)
                 }
-                _ => unreachable!("checked above"),
+                _ => self.fast_unary(*u, x).expect("checked above"),
             },
             Op::Binary(b) => {
                 let y = xs[1];
@@ -306,6 +309,7 @@ impl Em<'_, '_> {
                     let t = self.b.ins().select(lt, minus, x);
                     self.b.ins().select(gt, one, t)
                 }
+                _ if !self.exact_math && super::polymath::inline(u, d) => self.fast_unary(u, x).expect("inline"),
                 _ => {
                     let name = math::unary(u, d).unwrap_or_else(|| panic!("`{}` is not defined on {d}", u.name()));
                     self.call_shim(name, scalar_ty(d), &[x])
