@@ -20,7 +20,7 @@ use gradc_compiler::check::hir::{self, Callee, Length, Train};
 use gradc_compiler::diag::{codes, Diagnostic};
 use gradc_compiler::interp::Inputs;
 use gradc_compiler::ir::{Source, Type};
-use gradc_compiler::lower::{self, Draw, FnGraph};
+use gradc_compiler::lower::{self, Draw};
 use gradc_compiler::passes::simplify::simplify;
 use gradc_compiler::source::Span;
 use gradc_runtime::checkpoint::{self, Checkpoint};
@@ -44,8 +44,6 @@ fn install_interrupt_handler() {
 
 /// The compiled pieces of one `train` block.
 struct Compiled {
-    /// The loss as a function of its arguments (params are inputs).
-    loss: FnGraph,
     /// Which program params the optimizer updates (the float ones), with their IR types.
     trainable: Vec<(Source, Type)>,
     value: Rc<Executable>,
@@ -90,7 +88,6 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         value_and_grad: runner.compile(value_and_grad),
         jvp: jvp.map(|g| runner.compile(g)),
         hvp: hvp.map(|g| runner.compile(g)),
-        loss,
         trainable,
         span: t.span,
     };
@@ -309,48 +306,16 @@ impl Objective for LossObjective<'_, '_> {
 
     fn value_and_jvp(&mut self, params: &[Tensor], direction: &[Tensor]) -> RunResult<(f64, f64)> {
         let g = self.compiled.jvp.as_ref().expect("built for forward_gradient");
-        let extra = pad_args(&self.compiled.loss, self.args.len(), direction);
-        let out = self.run(g, params, &extra)?;
+        // The tangent inputs come right after the loss's own arguments.
+        let out = self.run(g, params, direction)?;
         Ok((out[0].scalar_value().unwrap_or(f64::NAN), out[1].scalar_value().unwrap_or(f64::NAN)))
     }
 
     fn hvp(&mut self, params: &[Tensor], v: &[Tensor]) -> RunResult<Vec<Tensor>> {
         let g = self.compiled.hvp.as_ref().expect("built for second-order optimizers");
-        let extra = pad_args(&self.compiled.loss, self.args.len(), v);
-        self.run(g, params, &extra)
+        self.run(g, params, v)
     }
 
-    fn hessian(&mut self, params: &[Tensor]) -> RunResult<Vec<f64>> {
-        // One HVP per param entry: for the small problems `newton` is meant for.
-        let n: usize = params.iter().map(Tensor::len).sum();
-        let mut h = vec![0.0; n * n];
-        for j in 0..n {
-            let mut offset = 0;
-            let basis: Vec<Tensor> = params
-                .iter()
-                .map(|p| {
-                    let mut v = vec![0.0; p.len()];
-                    if (offset..offset + p.len()).contains(&j) {
-                        v[j - offset] = 1.0;
-                    }
-                    offset += p.len();
-                    Tensor::from_f64s(p.dtype(), p.shape().to_vec(), &v).expect("lengths match")
-                })
-                .collect();
-            let column: Vec<f64> = self.hvp(params, &basis)?.iter().flat_map(Tensor::to_f64_vec).collect();
-            for i in 0..n {
-                h[i * n + j] = column[i];
-            }
-        }
-        Ok(h)
-    }
-}
-
-/// Tangent inputs follow the loss's own inputs: the batch arguments, then (for a lambda's
-/// captures, none here) nothing, so the direction comes right after the arguments.
-fn pad_args(loss: &FnGraph, n_args: usize, direction: &[Tensor]) -> Vec<Tensor> {
-    debug_assert_eq!(loss.inputs.len(), n_args);
-    direction.to_vec()
 }
 
 /// The rows of epoch `epoch`: shuffled by a generator of its own, or in data order.
