@@ -95,3 +95,30 @@ fn pending_examples_exist() {
         assert!(Path::new("examples").join(n).exists(), "PENDING lists {n}, which is gone");
     }
 }
+
+/// The examples that do not train print the same (to 6 digits) on the JIT as on the
+/// interpreter. (Training amplifies last-bit differences of GEMM sums over thousands of
+/// steps; the training examples' `assert`s hold on both, checked by running them above on the
+/// default backend and here on the interpreter.)
+#[test]
+fn the_backends_agree_on_every_example() {
+    for path in examples() {
+        if PENDING.iter().any(|(n, _)| *n == name(&path)) {
+            continue;
+        }
+        let checked = check_file(&path).expect("readable");
+        let trains = checked.program.stmts.iter().any(|s| matches!(s, gradc::compiler::check::hir::Stmt::Train(_)));
+        let mut outputs = Vec::new();
+        for backend in [gradc::run::Backend::Jit, gradc::run::Backend::Interp] {
+            let options = RunOptions { quiet: true, backend, ..RunOptions::default() };
+            let mut out = Vec::new();
+            if let Err(d) = run(&checked, &options, &mut out) {
+                panic!("{} on {backend:?}:\n{}", path.display(), d.render(&checked.sources, false));
+            }
+            outputs.push(without_times(&String::from_utf8(out).unwrap()));
+        }
+        if !trains {
+            assert_eq!(outputs[0], outputs[1], "{}: the JIT and the interpreter print differently", path.display());
+        }
+    }
+}
