@@ -6,7 +6,10 @@
 //! boundaries (multiples of π/2 and of ln 2 / 2, the branch points of tanh and of the
 //! inline/shim switch of sin and cos at 2²⁰) — the maximum error in ulps is found, printed
 //! (`--nocapture`) and must not exceed [`codegen::ulp_bound`]. Zeros, infinities and NaNs
-//! must be exactly libm's (the sign of a zero included).
+//! must be exactly libm's (the sign of a zero included). erf is sampled densely around its
+//! branch points, near 0 and in the tails, softplus near 0, where `exp(−|x|)` drops below
+//! an ulp and where `exp(x)` underflows, gelu also for `x → −∞`; gelu's error is in ulps of
+//! `max(|gelu x|, |x|/2)` (see `ulp_bound`), its zeros (−0 for x → −∞) exact.
 //!
 //! Both the vector loop and the scalar loop are checked, and must agree with each other
 //! bit for bit.
@@ -18,8 +21,21 @@ use gradc_compiler::ir::{Graph, Op, Source, UnaryOp};
 use gradc_runtime::rng::Rng;
 use gradc_runtime::tensor::{Buffer, DType, Tensor};
 
-const FUNCS: [UnaryOp; 7] =
-    [UnaryOp::Exp, UnaryOp::Log, UnaryOp::Sin, UnaryOp::Cos, UnaryOp::Tan, UnaryOp::Tanh, UnaryOp::Sigmoid];
+const FUNCS: [UnaryOp; 10] = [
+    UnaryOp::Exp,
+    UnaryOp::Log,
+    UnaryOp::Sin,
+    UnaryOp::Cos,
+    UnaryOp::Tan,
+    UnaryOp::Tanh,
+    UnaryOp::Sigmoid,
+    UnaryOp::Erf,
+    UnaryOp::Softplus,
+    UnaryOp::Gelu,
+];
+
+/// erf's branch points (fdlibm's, on |x|): 2⁻²⁸, 0.84375, 1.25, ≈ 1/0.35, 6.
+const ERF_POINTS: [f64; 5] = [3.725290298461914e-9, 0.84375, 1.25, 2.857142686843872, 6.0];
 
 fn specials() -> Vec<f64> {
     let mut v = vec![
@@ -99,6 +115,9 @@ fn inputs(u: UnaryOp, rng: &mut Rng) -> Vec<f64> {
         UnaryOp::Exp | UnaryOp::Sigmoid => (-760.0, 720.0),
         UnaryOp::Log => (0.0, 4.0),
         UnaryOp::Tanh => (-25.0, 25.0),
+        UnaryOp::Softplus => (-760.0, 760.0),
+        UnaryOp::Erf => (-7.0, 7.0),
+        UnaryOp::Gelu => (-12.0, 12.0),
         _ => (-20.0, 20.0),
     };
     for _ in 0..400_000 {
@@ -108,6 +127,47 @@ fn inputs(u: UnaryOp, rng: &mut Rng) -> Vec<f64> {
         v.push(uniform(rng, -5.0, 5.0));
     }
     match u {
+        UnaryOp::Erf | UnaryOp::Gelu => {
+            // Around the branch points (scaled by √2 for gelu's x/√2), in the tails where
+            // erf → ±1 and gelu → 0 (−x/√2 up to the point where erf rounds to −1), near 0.
+            let scale = if u == UnaryOp::Gelu { std::f64::consts::SQRT_2 } else { 1.0 };
+            for _ in 0..40_000 {
+                for p in ERF_POINTS {
+                    let s = if rng.next_u64() & 1 == 0 { 1.0 } else { -1.0 };
+                    v.push(next(s * p * scale, (rng.next_u64() % 4000) as i64 - 2000));
+                }
+            }
+            for _ in 0..200_000 {
+                v.push(uniform(rng, -6.5 * scale, -2.5 * scale));
+                v.push(uniform(rng, 2.5 * scale, 6.5 * scale));
+            }
+            for _ in 0..50_000 {
+                v.push(uniform(rng, -1e-3, 1e-3));
+                v.push(uniform(rng, -1.0, 1.0));
+            }
+            if u == UnaryOp::Gelu {
+                for _ in 0..50_000 {
+                    v.push(uniform(rng, -40.0, -8.0));
+                    v.push(-f64::from_bits(rng.next_u64() >> 1));
+                }
+            }
+        }
+        UnaryOp::Softplus => {
+            // Near 0, where exp(−|x|) → 1; where exp(−|x|) drops below an ulp of x
+            // (|x| ≈ 37 for f64, 17 for f32); the underflow of exp(x) (x → −745) and the
+            // reduction points of exp.
+            for _ in 0..100_000 {
+                v.push(uniform(rng, -1e-3, 1e-3));
+                v.push(uniform(rng, 10.0, 45.0));
+                v.push(uniform(rng, -45.0, -10.0));
+            }
+            for _ in 0..50_000 {
+                v.push(uniform(rng, -760.0, -700.0));
+                let k = (rng.next_u64() % 2200) as f64 - 1100.0;
+                let x = (k + 0.5) * std::f64::consts::LN_2;
+                v.push(next(x, (rng.next_u64() % 64) as i64 - 32));
+            }
+        }
         UnaryOp::Exp | UnaryOp::Sigmoid | UnaryOp::Tanh => {
             // Around the rounding points of k = round(x / ln 2): (k + 1/2)·ln 2.
             for _ in 0..300_000 {
@@ -228,6 +288,14 @@ fn check(u: UnaryOp, d: DType, xs: &[f64]) -> (u64, f64, usize) {
         }
         let mag = r & !sign;
         let inf = if d == DType::F64 { 0x7ff0_0000_0000_0000 } else { 0x7f80_0000 };
+        if u == UnaryOp::Gelu && mag != inf {
+            let e = gelu_ulps(d, input(i), a, r);
+            if e > worst {
+                worst = e;
+                at = input(i);
+            }
+            continue;
+        }
         if mag == 0 || mag == inf {
             assert_eq!(a, r, "{} {d} at {:e}: special value (ours {a:#x}, libm {r:#x})", u.name(), input(i));
             continue;
@@ -239,6 +307,27 @@ fn check(u: UnaryOp, d: DType, xs: &[f64]) -> (u64, f64, usize) {
         }
     }
     (worst, at, n)
+}
+
+/// gelu's error: in ulps of `max(|gelu(x)|, |x|/2)` (the reference `0.5·x·(1 + erf(x/√2))`
+/// is itself only that accurate where `1 + erf` cancels, x < 0); both zero: the same sign.
+fn gelu_ulps(d: DType, x: f64, a: u64, r: u64) -> u64 {
+    let (fa, fr, ulp) = if d == DType::F64 {
+        let (fa, fr) = (f64::from_bits(a), f64::from_bits(r));
+        let m = fr.abs().max(0.5 * x.abs());
+        let ulp = if m == 0.0 { f64::from_bits(1) } else { m - f64::from_bits(m.to_bits() - 1) };
+        (fa, fr, ulp)
+    } else {
+        let (fa, fr) = (f32::from_bits(a as u32) as f64, f32::from_bits(r as u32) as f64);
+        let m = (fr.abs().max(0.5 * x.abs())) as f32;
+        let ulp = if m == 0.0 { f32::from_bits(1) } else { m - f32::from_bits(m.to_bits() - 1) };
+        (fa, fr, ulp as f64)
+    };
+    if fa == 0.0 && fr == 0.0 {
+        assert_eq!(a, r, "gelu {d} at {x:e}: the sign of zero");
+        return 0;
+    }
+    ((fa - fr).abs() / ulp).ceil() as u64
 }
 
 #[test]

@@ -21,11 +21,10 @@
 //! - `emit.rs` and `ops.rs`: the Cranelift IR: the loop nest, a vector loop (`f64x2` or
 //!   `f32x4`; Cranelift does not vectorize) and a scalar tail; the elementwise semantics of
 //!   [`crate::ir::scalar`] op by op. Functions with no Cranelift instruction: `exp`, `log`,
-//!   `sin`, `cos`, `tan`, `tanh`, `sigmoid` are inline polynomial approximations
-//!   (`polymath.rs`, vectorized, each within a documented ulp bound, [`ulp_bound`]) unless
-//!   [`Options::exact_math`]; the others (`erf`, `softplus`, `gelu`, `pow`, `rem`), and
-//!   those with `exact_math`, call shims (`math.rs`) that run the interpreter's own scalar
-//!   code.
+//!   `sin`, `cos`, `tan`, `tanh`, `sigmoid`, `erf`, `softplus`, `gelu` are inline
+//!   polynomial approximations (`polymath.rs`, vectorized, each within a documented bound,
+//!   [`ulp_bound`]) unless [`Options::exact_math`]; `pow` and float `rem`, and all of them
+//!   with `exact_math`, call shims (`math.rs`) that run the interpreter's own scalar code.
 //! - `exec.rs`: runs the steps, splits large regions across threads
 //!   ([`Options::threads`], [`Options::min_parallel_len`]; a region accumulating across its
 //!   outermost axis stays on one thread, so a big one does not take that reduction in: it
