@@ -17,7 +17,7 @@ pub enum Backend {
 
 /// A graph ready to run on a backend.
 pub enum Executable {
-    Native(Kernel),
+    Native(Box<Kernel>),
     Interpreted(Graph),
 }
 
@@ -33,7 +33,7 @@ impl Executable {
             options.threads = t.max(1);
         }
         match codegen::compile_with(&graph, &options) {
-            Ok(k) => Executable::Native(k),
+            Ok(k) => Executable::Native(Box::new(k)),
             Err(e) => {
                 eprintln!("warning: `{}` runs on the interpreter: {e}", graph.name);
                 Executable::Interpreted(graph)
