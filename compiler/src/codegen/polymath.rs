@@ -567,22 +567,8 @@ impl Em<'_, '_> {
         let ef = self.add_k(ef, -SHIFT - 1023.0);
         let ef = self.b.ins().fsub(ef, ebias);
         let fm = self.add_k(m, -1.0);
-        let two = self.add_k(fm, 2.0);
-        let s = self.b.ins().fdiv(fm, two);
-        let z = self.b.ins().fmul(s, s);
-        let rz = self.horner(z, &LG);
-        let rz = self.b.ins().fmul(z, rz);
-        let f2 = self.b.ins().fmul(fm, fm);
-        let hfsq = self.mul_k(f2, 0.5);
-        // e·ln2_hi − ((hfsq − (s·(hfsq + R) + e·ln2_lo)) − f)
-        let t = self.b.ins().fadd(hfsq, rz);
-        let t = self.b.ins().fmul(s, t);
         let lo = self.mul_k(ef, f(LN2_LO));
-        let t = self.b.ins().fadd(t, lo);
-        let t = self.b.ins().fsub(hfsq, t);
-        let t = self.b.ins().fsub(t, fm);
-        let hi = self.mul_k(ef, f(LN2_HI));
-        let r = self.b.ins().fsub(hi, t);
+        let r = self.log_kernel(fm, ef, lo);
         // Special values.
         let neg = self.fcmp_k(FloatCC::LessThan, x, 0.0);
         let nan = self.k(x, f64::NAN);
@@ -810,6 +796,15 @@ impl Em<'_, '_> {
         let um1 = self.add_k(u, -1.0);
         let c = self.b.ins().fsub(e, um1);
         let c = self.b.ins().fdiv(c, u);
+        let lo = self.mul_k(kf, f(LN2_LO));
+        let lo = self.b.ins().fadd(lo, c);
+        self.log_kernel(fm, kf, lo)
+    }
+
+    /// fdlibm's log kernel shared by `log` and `log1p`: for `x = 2^k·(1 + f)` with
+    /// `1 + f ∈ [√2/2, √2)` and `lo` the low part of the result (`k·ln2_lo`, plus log1p's
+    /// correction), `k·ln2_hi − ((hfsq − (s·(hfsq + R(s²)) + lo)) − f)`, `s = f/(2 + f)`.
+    fn log_kernel(&mut self, fm: Value, kf: Value, lo: Value) -> Value {
         let two = self.add_k(fm, 2.0);
         let s = self.b.ins().fdiv(fm, two);
         let z = self.b.ins().fmul(s, s);
@@ -819,8 +814,6 @@ impl Em<'_, '_> {
         let hfsq = self.mul_k(f2, 0.5);
         let t = self.b.ins().fadd(hfsq, rz);
         let t = self.b.ins().fmul(s, t);
-        let lo = self.mul_k(kf, f(LN2_LO));
-        let lo = self.b.ins().fadd(lo, c);
         let t = self.b.ins().fadd(t, lo);
         let t = self.b.ins().fsub(hfsq, t);
         let t = self.b.ins().fsub(t, fm);
