@@ -148,3 +148,49 @@ fn the_summary_line_and_a_plot_are_written() {
     // Progress lines go to stderr when it is not a terminal.
     assert!(String::from_utf8_lossy(&out.stderr).contains("step 50/50"));
 }
+
+/// Two `train` blocks sharing a checkpoint file: killed during the second, the resumed run
+/// skips the first (its params come back from the checkpoint) and ends where an uninterrupted
+/// run ends.
+#[test]
+fn resuming_a_later_block_restores_the_earlier_blocks_params() {
+    let two = r#"
+data xs = normal([256, 2], seed = 4);
+param a: f64[2] = [0.0, 0.0];
+param b: f64[2] = [0.0, 0.0];
+fn first[B](x: f64[B, 2]) -> f64 { mean((x @ a - x @ [2.0, -1.0]) ^ 2) }
+fn second[B](x: f64[B, 2]) -> f64 { mean((x @ b - x @ a) ^ 2) + 1e-3 * sum(b ^ 2) }
+train first(xs) { optimizer = adam(lr = 1e-2), steps = 2000, batch = 32, checkpoint = "run.safetensors" }
+train second(xs) { optimizer = adam(lr = 1e-4), steps = 400000, batch = 32, checkpoint = "run.safetensors", checkpoint_every = 5000 }
+save "final.safetensors";
+"#;
+    let whole = tempfile::tempdir().unwrap();
+    std::fs::write(whole.path().join("two.gd"), two).unwrap();
+    let program = whole.path().join("two.gd").display().to_string();
+    let out = gradc(whole.path(), &["run", "--quiet", &program]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let expected = params(&whole.path().join("final.safetensors"));
+
+    let killed = tempfile::tempdir().unwrap();
+    std::fs::write(killed.path().join("two.gd"), two).unwrap();
+    let program = killed.path().join("two.gd").display().to_string();
+    let mut child = gradc(killed.path(), &["run", "--quiet", &program]).spawn().unwrap();
+    let ckpt = killed.path().join("run.safetensors");
+    // Wait for a checkpoint of the second block.
+    let start = Instant::now();
+    loop {
+        let second = gradc::runtime::checkpoint::load(&ckpt).is_ok_and(|c| c.program.ends_with("/train1"));
+        if second || start.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let _ = child.kill();
+    let _ = child.wait();
+    let loaded = gradc::runtime::checkpoint::load(&ckpt).expect("the checkpoint loads");
+    assert!(loaded.program.ends_with("/train1") && loaded.step < 400_000, "killed at {} step {}", loaded.program, loaded.step);
+    let out = gradc(killed.path(), &["run", "--quiet", &program, "--resume", "run.safetensors"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(params(&killed.path().join("final.safetensors")), expected);
+}

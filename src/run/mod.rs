@@ -115,12 +115,11 @@ impl<'c> Runner<'c> {
     }
 
     /// The trainable params under their names.
+    /// Every param under its name, with `values` in place of the trainable ones: what a
+    /// checkpoint holds, so that resuming restores earlier blocks' training too.
     fn named_params(&self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &[Tensor]) -> Vec<(String, Tensor)> {
-        trainable
-            .iter()
-            .zip(values)
-            .map(|((s, _), v)| (self.checked.program.params[train::param_index(*s)].name.clone(), v.clone()))
-            .collect()
+        let all = self.params_with(trainable, values);
+        self.checked.program.params.iter().map(|p| p.name.clone()).zip(all.iter().cloned()).collect()
     }
 
     /// Every param, with `values` in place of the trainable ones.

@@ -134,16 +134,31 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
     let mut train_history: Vec<(u64, f64)> = Vec::new();
     let mut validation_history: Vec<(u64, f64)> = Vec::new();
     if let Some(path) = runner.resume.clone() {
+        // A checkpoint of a later `train` block of this program: this one was finished when
+        // it was written, so it is skipped (its params come back with the checkpoint's).
+        if let Ok(ckpt) = checkpoint::load(&path) {
+            let later = ckpt.program.strip_prefix(&format!("{}/train", runner.fingerprint())).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > index);
+            if later {
+                if !runner.quiet {
+                    eprintln!("{label}: skipped, `--resume {}` continues a later `train` block", path.display(), label = format!("train {}", t.loss_name));
+                }
+                return Ok(());
+            }
+        }
         let ckpt = checkpoint::load_for_program(&path, &fingerprint).map_err(|e| {
             Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("cannot resume: {e}"), t.span, "this `train`")
                 .with_hint("`--resume` takes a checkpoint this program wrote"))
         })?;
-        for ((source, _), p) in compiled.trainable.iter().zip(params.iter_mut()) {
-            let name = &program.params[param_index(*source)].name;
-            match ckpt.params.iter().find(|(n, _)| n == name) {
-                Some((_, t)) if t.shape() == p.shape() && t.dtype() == p.dtype() => *p = t.clone(),
-                _ => return Err(Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("the checkpoint has no matching param `{name}`"), t.span, "this `train`"))),
+        // Every param comes back (blocks before this one trained some of them).
+        for (k, decl) in program.params.iter().enumerate() {
+            let current = &runner.params[k];
+            match ckpt.params.iter().find(|(n, _)| *n == decl.name) {
+                Some((_, v)) if v.shape() == current.shape() && v.dtype() == current.dtype() => runner.params[k] = v.clone(),
+                _ => return Err(Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("the checkpoint has no matching param `{}`", decl.name), t.span, "this `train`"))),
             }
+        }
+        for ((source, _), p) in compiled.trainable.iter().zip(params.iter_mut()) {
+            *p = runner.params[param_index(*source)].clone();
         }
         optimizer.load_state(&ckpt.optimizer).map_err(|e| {
             Box::new(Diagnostic::new(codes::LOAD_FAILED, format!("the checkpoint's optimizer state does not fit: {e}"), t.span, "this `train`"))
