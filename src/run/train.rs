@@ -47,7 +47,7 @@ struct Compiled {
     /// Which program params the optimizer updates (the float ones), with their IR types.
     trainable: Vec<(Source, Type)>,
     value: Rc<Executable>,
-    value_and_grad: Rc<Executable>,
+    value_and_grad: Option<Rc<Executable>>,
     jvp: Option<Rc<Executable>>,
     hvp: Option<Rc<Executable>>,
     span: Span,
@@ -79,13 +79,23 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
                 .with_hint("the optimizer updates the `param`s the loss uses; declare the model's weights with `param`"),
         ));
     }
-    let value_and_grad = lower::value_and_param_grad(&loss, &trainable, t.span)?;
-    let name = t.options.optimizer.name.as_str();
-    let jvp = (name == "forward_gradient").then(|| lower::param_jvp(&loss, &trainable));
-    let hvp = if matches!(name, "adahessian" | "newton") { Some(lower::param_hvp(&loss, &trainable, t.span)?) } else { None };
+    let config = OptimizerConfig {
+        name: t.options.optimizer.name.clone(),
+        lr: t.options.optimizer.lr.as_ref().map(schedule),
+        options: t.options.optimizer.options.clone(),
+    };
+    let mut params: Vec<Tensor> = trainable.iter().map(|(s, _)| runner.params[param_index(*s)].clone()).collect();
+    let mut optimizer = Optimizer::new(&config, &params).map_err(|e| {
+        Box::new(Diagnostic::new(codes::BAD_OPTION, format!("optimizer `{}`: {e}", config.name), t.span, "in this `train`"))
+    })?;
+    // Only the derivative graphs this optimizer asks for.
+    let uses = optimizer.uses();
+    let value_and_grad = if uses.value_and_grad { Some(lower::value_and_param_grad(&loss, &trainable, t.span)?) } else { None };
+    let jvp = uses.value_and_jvp.then(|| lower::param_jvp(&loss, &trainable));
+    let hvp = if uses.hvp || uses.hessian { Some(lower::param_hvp(&loss, &trainable, t.span)?) } else { None };
     let compiled = Compiled {
         value: runner.compile(value),
-        value_and_grad: runner.compile(value_and_grad),
+        value_and_grad: value_and_grad.map(|g| runner.compile(g)),
         jvp: jvp.map(|g| runner.compile(g)),
         hvp: hvp.map(|g| runner.compile(g)),
         trainable,
@@ -117,16 +127,6 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         Length::Steps(n) => n as u64,
         Length::Epochs(e) => (e * steps_per_epoch) as u64,
     };
-
-    let config = OptimizerConfig {
-        name: t.options.optimizer.name.clone(),
-        lr: t.options.optimizer.lr.as_ref().map(schedule),
-        options: t.options.optimizer.options.clone(),
-    };
-    let mut params: Vec<Tensor> = compiled.trainable.iter().map(|(s, _)| runner.params[param_index(*s)].clone()).collect();
-    let mut optimizer = Optimizer::new(&config, &params).map_err(|e| {
-        Box::new(Diagnostic::new(codes::BAD_OPTION, format!("optimizer `{}`: {e}", config.name), t.span, "in this `train`"))
-    })?;
 
     // Resume.
     let fingerprint = format!("{}/train{index}", runner.fingerprint());
@@ -314,20 +314,21 @@ impl Objective for LossObjective<'_, '_> {
     }
 
     fn value_and_grad(&mut self, params: &[Tensor]) -> RunResult<(f64, Vec<Tensor>)> {
-        let mut out = self.run(&self.compiled.value_and_grad, params, &[])?;
+        let g = self.compiled.value_and_grad.as_ref().expect("built for gradient optimizers");
+        let mut out = self.run(g, params, &[])?;
         let loss = out[0].scalar_value().unwrap_or(f64::NAN);
         Ok((loss, out.split_off(1)))
     }
 
     fn value_and_jvp(&mut self, params: &[Tensor], direction: &[Tensor]) -> RunResult<(f64, f64)> {
-        let g = self.compiled.jvp.as_ref().expect("built for forward_gradient");
+        let g = self.compiled.jvp.as_ref().expect("built for optimizers that use the JVP");
         // The tangent inputs come right after the loss's own arguments.
         let out = self.run(g, params, direction)?;
         Ok((out[0].scalar_value().unwrap_or(f64::NAN), out[1].scalar_value().unwrap_or(f64::NAN)))
     }
 
     fn hvp(&mut self, params: &[Tensor], v: &[Tensor]) -> RunResult<Vec<Tensor>> {
-        let g = self.compiled.hvp.as_ref().expect("built for second-order optimizers");
+        let g = self.compiled.hvp.as_ref().expect("built for optimizers that use the HVP");
         self.run(g, params, v)
     }
 
