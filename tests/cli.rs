@@ -491,7 +491,6 @@ fn save_and_load_errors_name_the_path_once() {
 /// A param whose shape is over the element limit (E046) is then treated as an `f64` scalar,
 /// so every use of it reports a second, spurious error.
 #[test]
-#[ignore = "bug: a param over the element limit also gives a spurious E044 at each index"]
 fn a_param_over_the_element_limit_reports_one_error() {
     let dir = dir_with(&[("main.gd", b"param e: f32[50000, 2000000] = zeros();\nprint e[0, 0];\n")]);
     let run = gradc(dir.path(), &["check", "main.gd"]);

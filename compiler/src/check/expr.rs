@@ -185,6 +185,7 @@ impl Checker<'_> {
                 let v = self.const_value(c)?;
                 Some(const_expr(&v, span))
             }
+            Some(Global::Param(p)) if self.broken_params.contains(&p) => None,
             Some(Global::Param(p)) => {
                 let ty = Ty::Tensor(self.program.params[p.index()].ty.clone());
                 Some(mk(ExprKind::Param(p), ty, span))

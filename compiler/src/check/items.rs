@@ -92,9 +92,13 @@ impl Checker<'_> {
 
     fn check_param(&mut self, file: FileIdx, id: hir::ParamId, name: &ast::Ident, ty: &ast::Type, init: &ast::Expr) {
         let mut cx = BodyCtx::new(file);
-        let Some(ty) = self.resolve_type(&mut cx, ty) else { return };
+        let Some(ty) = self.resolve_type(&mut cx, ty) else {
+            self.broken_params.push(id);
+            return;
+        };
         let Ty::Tensor(t) = ty else {
             self.error(Diagnostic::new(codes::TYPE_MISMATCH, "a param must be a tensor or scalar, not a tuple", name.span, "tuple type").with_hint("declare one param per tensor"));
+            self.broken_params.push(id);
             return;
         };
         let Some(init) = self.check_init(&mut cx, &t, init) else { return };

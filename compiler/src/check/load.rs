@@ -74,6 +74,7 @@ fn check_on_this_thread(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
             in_progress: Vec::new(),
             derived_in_progress: Vec::new(),
             unrolled: 0,
+            broken_params: Vec::new(),
         };
         let mut loader = Loader { stdlib: HashMap::new(), files: HashMap::new(), stack: Vec::new() };
         let root_idx = loader.load(&mut checker, root, dir, false);

@@ -138,6 +138,9 @@ pub(crate) struct Checker<'s> {
     derived_in_progress: Vec<usize>,
     /// Loop iterations unrolled so far, against [`MAX_UNROLLED_ITERATIONS`].
     unrolled: i64,
+    /// Params whose declaration had an error: their uses are not checked again (their type
+    /// is unknown, so every use would be a second, misleading error).
+    broken_params: Vec<hir::ParamId>,
 }
 
 impl<'s> Checker<'s> {
