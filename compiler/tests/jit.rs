@@ -984,3 +984,50 @@ fn degenerate_graphs_agree() {
     g.outputs = vec![a, a, r, t, rt, b, rt];
     agree("views as outputs", &g, std::slice::from_ref(&x));
 }
+
+/// `gather` (a view offset at run time), `iota` and `concat` (native loops) with no step left
+/// to the interpreter: composed with views, in regions and products, and gathers out of range.
+#[test]
+fn gather_iota_concat_are_native() {
+    let mut rng = Rng::seed_from_u64(21);
+    for i in [0, 1, 2, -1, 3] {
+        for d in [DType::F64, DType::F32, DType::I64, DType::Bool] {
+            let x = sample(d, &[3, 4, 2], 1, &mut rng);
+            let idx = t_i64(&[], vec![i]);
+            let mut g = Graph::new("t");
+            let (a, k) = (input(&mut g, 0, &x), input(&mut g, 1, &idx));
+            // x.T[.., .., i] then [1] along the (new) first axis: a view of x at run time.
+            let t = g.add(Op::Transpose { perm: vec![2, 1, 0] }, &[a]).unwrap();
+            let gi = g.add(Op::Gather { axis: 2 }, &[t, k]).unwrap();
+            let one = g.add(Op::Const(Const(Arc::new(t_i64(&[], vec![1])))), &[]).unwrap();
+            let gg = g.add(Op::Gather { axis: 0 }, &[gi, one]).unwrap();
+            let io = g.add(Op::Iota { ty: Type::new(d, vec![4]), axis: 0 }, &[]).unwrap();
+            let s = g.add(Op::Slice { starts: vec![0, 1, 1], ends: vec![1, 3, 2] }, &[a]).unwrap();
+            let s = g.add(Op::Reshape { shape: vec![2] }, &[s]).unwrap();
+            let c = g.add(Op::Concat { axis: 0 }, &[gg, io, s, gg]).unwrap();
+            let mut outs = vec![gi, c, io];
+            if d != DType::Bool {
+                let sum = g.add(Op::Binary(BinaryOp::Max), &[gg, io]).unwrap();
+                let r = g.add(Op::Reduce { op: ReduceOp::Sum, axes: vec![0] }, &[sum]).unwrap();
+                outs.extend([sum, r]);
+            }
+            if d.is_float() {
+                let gt = g.add(Op::Transpose { perm: vec![1, 0] }, &[gi]).unwrap();
+                let m = g.add(Op::MatMul, &[gi, gt]).unwrap();
+                outs.push(m);
+            }
+            g.outputs = outs;
+            for opts in variants() {
+                let st = compile(&g, &opts).stats();
+                assert!(st.fallbacks.is_empty(), "{st:?}");
+            }
+            let args = [x, idx];
+            let exact = if d.is_float() { Exact::Within(1e-12) } else { Exact::Bits };
+            agree_inputs(&format!("gather {i} of {d:?}"), &g, &Inputs { args: &args, params: &[], data: &[] }, exact);
+            if !(0..3).contains(&i) {
+                let e = compile(&g, &variants()[0]).run(&Inputs { args: &args, params: &[], data: &[] }).unwrap_err();
+                assert_eq!(e, (gi, EvalError::IndexOutOfRange { index: i, len: 3 }));
+            }
+        }
+    }
+}

@@ -10,11 +10,11 @@
 
 use std::borrow::Cow;
 
-use gradc_runtime::tensor::{checked_len, try_vec, AllocError, Buffer, DType, Tensor};
+use gradc_runtime::tensor::{checked_len, strides, try_vec, AllocError, Buffer, DType, Tensor};
 use smallvec::SmallVec;
 
 use super::layout::{Layout, Slot};
-use super::plan::{Plan, Step, View};
+use super::plan::{Dyn, Plan, Step, View};
 use crate::interp::{self, EvalError, Inputs};
 use crate::ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Source, Type};
 
@@ -43,12 +43,16 @@ pub(super) fn drops(g: &Graph, plan: &Plan, layouts: &[Layout]) -> Vec<Vec<NodeI
             Step::Region(r) => layouts[*r]
                 .slots
                 .iter()
-                .filter_map(|s| match s {
-                    Slot::Read(n) => Some(*n),
-                    _ => None,
+                .flat_map(|s| match s {
+                    Slot::Read(n, dy) => view_reads(*n, dy),
+                    _ => vec![],
                 })
                 .collect(),
-            Step::MatMul { a, b, .. } => vec![a.root, b.root],
+            Step::MatMul { a, b, .. } => [view_reads(a.root, &a.dynamic), view_reads(b.root, &b.dynamic)].concat(),
+            Step::Native(id) => g.args(*id).iter().flat_map(|&a| {
+                let v = plan.view_of(g, a);
+                view_reads(v.root, &v.dynamic)
+            }).collect(),
             Step::Fallback(id) => g.args(*id).to_vec(),
         };
         for n in reads {
@@ -65,6 +69,35 @@ pub(super) fn drops(g: &Graph, plan: &Plan, layouts: &[Layout]) -> Vec<Vec<NodeI
         }
     }
     drops
+}
+
+/// The buffers a view reads: its root and its `gather` indices.
+fn view_reads(root: NodeId, dy: &[Dyn]) -> Vec<NodeId> {
+    std::iter::once(root).chain(dy.iter().map(|d| d.index)).collect()
+}
+
+/// The run-time part of a view's offset (elements), its indices checked as `gather` does.
+fn dyn_offset(dy: &[Dyn], vals: &Values) -> Result<usize, (NodeId, EvalError)> {
+    let mut off = 0;
+    for d in dy {
+        let t = vals[d.index.index()].as_deref().expect("gather indices are buffers");
+        let Buffer::I64(v) = t.data() else { unreachable!("a gather index is i64") };
+        let i = v[0];
+        let i = usize::try_from(i)
+            .ok()
+            .filter(|&i| i < d.len)
+            .ok_or((d.gather, EvalError::IndexOutOfRange { index: i, len: d.len }))?;
+        off += i * d.stride;
+    }
+    Ok(off)
+}
+
+/// A view's first element (its static and run-time offsets applied), checked.
+fn view_ptr(v: &View, vals: &Values) -> Result<*mut u8, (NodeId, EvalError)> {
+    let t = vals[v.root.index()].as_deref().expect("read before written");
+    let off = dyn_offset(&v.dynamic, vals)?;
+    // SAFETY: the checked indices keep the view inside its root's buffer.
+    Ok(unsafe { data_ptr(t).add(off * t.dtype().size()) })
 }
 
 impl Program {
@@ -96,8 +129,13 @@ impl Program {
             match step {
                 Step::Region(r) => self.region(*r, &mut vals)?,
                 Step::MatMul { node, a, b } => {
-                    let t = self.matmul(*node, a, b, &vals).map_err(|e| (*node, e))?;
+                    let (pa, pb) = (view_ptr(a, &vals)?, view_ptr(b, &vals)?);
+                    let t = self.matmul(*node, a, b, pa, pb).map_err(|e| (*node, e))?;
                     vals[node.index()] = Some(Cow::Owned(t));
+                }
+                Step::Native(id) => {
+                    let t = self.native(*id, &vals)?;
+                    vals[id.index()] = Some(Cow::Owned(t));
                 }
                 Step::Fallback(id) => {
                     let t = {
@@ -129,14 +167,19 @@ impl Program {
         let mut fresh: Vec<(NodeId, Fresh)> = Vec::new();
         let mut reduced: Vec<(NodeId, Buffer)> = Vec::new();
         for slot in &l.slots {
-            match *slot {
-                Slot::Read(root) => ptrs.push(data_ptr(vals[root.index()].as_ref().expect("read before written"))),
-                Slot::Write(m) => {
+            match slot {
+                Slot::Read(root, dy) => {
+                    let t = vals[root.index()].as_deref().expect("read before written");
+                    let off = dyn_offset(dy, vals)?;
+                    // SAFETY: the checked indices keep the view inside the buffer.
+                    ptrs.push(unsafe { data_ptr(t).add(off * t.dtype().size()) });
+                }
+                &Slot::Write(m) => {
                     let mut f = Fresh::new(g.ty(m)).map_err(|e| (m, e))?;
                     ptrs.push(f.ptr());
                     fresh.push((m, f));
                 }
-                Slot::Reduce(red) => {
+                &Slot::Reduce(red) => {
                     let mut b = identity(g, red).map_err(|e| (red, e))?;
                     ptrs.push(buffer_ptr(&mut b));
                     reduced.push((red, b));
@@ -187,15 +230,70 @@ impl Program {
         Ok(())
     }
 
-    fn matmul(&self, node: NodeId, a: &View, b: &View, vals: &Values) -> Result<Tensor, EvalError> {
+    /// `iota` (each element its index along the axis) and `concat` (each operand's view
+    /// copied into its block of the result), natively.
+    fn native(&self, id: NodeId, vals: &Values) -> Result<Tensor, (NodeId, EvalError)> {
+        let g = &self.graph;
+        let ty = g.ty(id);
+        let mut out = Fresh::new(ty).map_err(|e| (id, e))?;
+        let len = ty.len();
+        let dst = out.ptr();
+        match *g.op(id) {
+            Op::Iota { axis, .. } => {
+                let st = strides(&ty.shape)[axis];
+                let n = ty.shape[axis];
+                let index = |flat: usize| (flat / st % n) as i64;
+                macro_rules! fill {
+                    ($t:ty, $conv:expr) => {{
+                        let p = dst as *mut $t;
+                        for f in 0..len {
+                            // SAFETY: `out` has room for `len` elements.
+                            unsafe { p.add(f).write($conv(index(f))) }
+                        }
+                    }};
+                }
+                match ty.dtype {
+                    DType::F64 => fill!(f64, |i| i as f64),
+                    DType::F32 => fill!(f32, |i| i as f32),
+                    DType::I64 => fill!(i64, |i| i),
+                    DType::Bool => fill!(bool, |i| i != 0),
+                }
+            }
+            Op::Concat { axis } => {
+                let ost = strides(&ty.shape);
+                let mut start = 0;
+                for a in g.args(id) {
+                    let v = self.plan.view_of(g, a);
+                    let src = view_ptr(&v, vals)?;
+                    let at = (src, v.offset, &v.strides[..]);
+                    // SAFETY: the view lies inside its buffer (checked offsets), and its block
+                    // of the result inside `out`.
+                    unsafe {
+                        match ty.dtype.size() {
+                            8 => copy_walk(at, dst as *mut u64, start * ost[axis], &ost, &v.shape),
+                            4 => copy_walk(at, dst as *mut u32, start * ost[axis], &ost, &v.shape),
+                            _ => copy_walk(at, dst, start * ost[axis], &ost, &v.shape),
+                        }
+                    }
+                    start += v.shape[axis];
+                }
+            }
+            _ => unreachable!("the plan sends only iota and concat here"),
+        }
+        // SAFETY: every element was written above.
+        let data = unsafe { out.finish(len) };
+        Ok(Tensor::new(ty.shape.clone(), data).expect("result length"))
+    }
+
+    /// `pa`, `pb`: the operands' first elements ([`view_ptr`]).
+    fn matmul(&self, node: NodeId, a: &View, b: &View, pa: *mut u8, pb: *mut u8) -> Result<Tensor, EvalError> {
         let ty = self.graph.ty(node);
         let r = ty.rank();
         let batch = if r == 3 { ty.shape[0] } else { 1 };
         let (m, k, n) = (ty.shape[r - 2], a.shape[r - 1], ty.shape[r - 1]);
         let mut out = Fresh::new(ty)?;
         let len = batch * m * n;
-        let base = |v: &View| data_ptr(vals[v.root.index()].as_ref().expect("operands are buffers"));
-        let (pa, pb, pc) = (base(a), base(b), out.ptr());
+        let pc = out.ptr();
         let st = |v: &View, i: usize| v.strides[i] as isize;
         macro_rules! gemm {
             ($t:ty, $f:path) => {{
@@ -226,6 +324,23 @@ impl Program {
         // SAFETY: every element was written above.
         let data = unsafe { out.finish(len) };
         Ok(Tensor::new(ty.shape.clone(), data).expect("result length"))
+    }
+}
+
+/// Copies the strided elements `src[offset + Σ idx[i] * strides[i]]` over `shape` to
+/// `dst[at + Σ idx[i] * dst_strides[i]]`.
+///
+/// # Safety
+/// Every such element lies inside its buffer; `T` is the elements' size.
+unsafe fn copy_walk<T: Copy>((src, offset, st): (*mut u8, usize, &[usize]), dst: *mut T, at: usize, dst_st: &[usize], shape: &[usize]) {
+    let src = src as *const T;
+    match shape.split_first() {
+        None => unsafe { dst.add(at).write(*src.add(offset)) },
+        Some((&n, rest)) => {
+            for i in 0..n {
+                unsafe { copy_walk((src as *mut u8, offset + i * st[0], &st[1..]), dst, at + i * dst_st[0], &dst_st[1..], rest) }
+            }
+        }
     }
 }
 

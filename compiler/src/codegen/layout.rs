@@ -5,17 +5,18 @@
 
 use gradc_runtime::tensor::{strides, DType};
 
-use super::plan::{Plan, Region, View};
+use super::plan::{Dyn, Plan, Region, View};
 use crate::ir::{Graph, NodeId, Op, ReduceOp};
 
 /// The shortest domain given a vector loop.
 const MIN_VECTOR_LEN: usize = 8;
 
 /// What one pointer of a kernel's argument array points to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Slot {
-    /// A buffer the kernel reads (a view's root).
-    Read(NodeId),
+    /// A buffer the kernel reads (a view's root), from the run-time offset of its `gather`s
+    /// (checked before the call; see [`Dyn`]).
+    Read(NodeId, Vec<Dyn>),
     /// A stored member: written in full, contiguous over the domain.
     Write(NodeId),
     /// A reduction's result: filled with its identity before the call, accumulated into.
@@ -108,11 +109,12 @@ impl Layout {
         let mut reads = Vec::new();
         for a in read_nodes {
             let v: View = plan.view_of(g, a);
-            let imm = immediate(g, v.root);
+            // A gathered constant is read, so that its index is checked.
+            let imm = if v.dynamic.is_empty() { immediate(g, v.root) } else { None };
             let slot = if imm.is_some() {
                 usize::MAX
             } else {
-                slot_of(&mut slots, Slot::Read(v.root))
+                slot_of(&mut slots, Slot::Read(v.root, v.dynamic))
             };
             reads.push(Read { node: a, dtype: g.ty(a).dtype, slot, imm, offset: v.offset, strides: v.strides });
         }
@@ -201,7 +203,7 @@ impl Layout {
 }
 
 fn slot_of(slots: &mut Vec<Slot>, s: Slot) -> usize {
-    match slots.iter().position(|&q| q == s) {
+    match slots.iter().position(|q| *q == s) {
         Some(i) => i,
         None => {
             slots.push(s);

@@ -14,8 +14,10 @@
 //!   something needs them as a buffer; reductions are accumulated inside the region
 //!   computing their operand (any axes). `matmul` on floats calls `matrixmultiply`'s GEMM
 //!   with the views' strides (a transposed operand is free; its threads are its own,
-//!   `MATMUL_NUM_THREADS`). `concat`, `gather`, `argmax`, `iota` and integer `matmul` run
-//!   the interpreter's kernels (`interp::eval_op`) on buffers.
+//!   `MATMUL_NUM_THREADS`). `gather` is a view too, its offset `i * stride` read at run time
+//!   (the index checked before any read). `iota` and `concat` (copying its operands' views)
+//!   are native loops (`exec.rs`). Only `argmax` and integer `matmul` run the interpreter's
+//!   kernels (`interp::eval_op`) on buffers ([`Stats::fallbacks`]).
 //! - `layout.rs`: per region, the buffers it touches and its loop nest, with axes merged
 //!   wherever all accesses allow (usually one flat loop).
 //! - `emit.rs` and `ops.rs`: the Cranelift IR: the loop nest, a vector loop (`f64x2` or
@@ -181,7 +183,7 @@ impl Kernel {
             match step {
                 plan::Step::MatMul { .. } => s.matmuls += 1,
                 plan::Step::Fallback(id) => s.fallbacks.push(self.program.graph.op(*id).name()),
-                plan::Step::Region(_) => {}
+                plan::Step::Region(_) | plan::Step::Native(_) => {}
             }
         }
         s

@@ -3,8 +3,8 @@
 //!
 //! Every live node gets a [`Place`]:
 //! - a **buffer**: an input, a constant, or the result of a step;
-//! - a **view**: `broadcast`, `transpose`, `slice`, `reshape` (of a contiguous view) and
-//!   `custom_jvp` are never computed; they are strided reads of a buffer (the view's root),
+//! - a **view**: `broadcast`, `transpose`, `slice`, `reshape` (of a contiguous view),
+//!   `gather` (an offset read at run time) and `custom_jvp` are never computed; they are strided reads of a buffer (the view's root),
 //!   which is how their users load them;
 //! - a **member** of a region: elementwise ops (`unary`, `binary`, `powi`, `select`,
 //!   `convert`) of the region's shape. A region stores only the members that something
@@ -27,18 +27,32 @@ use smallvec::SmallVec;
 use super::Options;
 use crate::ir::{Graph, NodeId, Op};
 
-/// A strided read of a buffer: element `idx` (of `shape`) is `root[offset + Σ idx[i] * strides[i]]`.
+/// A strided read of a buffer: element `idx` (of `shape`) is
+/// `root[offset + Σ d.stride * index(d) for d in dynamic + Σ idx[i] * strides[i]]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct View {
     pub root: NodeId,
     pub offset: usize,
     pub shape: Vec<usize>,
     pub strides: Vec<usize>,
+    /// Offsets known only at run time: the `gather`s on the way from the root.
+    pub dynamic: Vec<Dyn>,
+}
+
+/// A `gather`'s part of a view's offset: `stride * i`, where `i` is the value of the scalar
+/// `i64` buffer `index`, checked to lie in `0..len` (else `gather` fails with
+/// `IndexOutOfRange`) before anything reads the view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Dyn {
+    pub gather: NodeId,
+    pub index: NodeId,
+    pub stride: usize,
+    pub len: usize,
 }
 
 impl View {
     fn contiguous(root: NodeId, shape: &[usize]) -> View {
-        View { root, offset: 0, shape: shape.to_vec(), strides: strides(shape) }
+        View { root, offset: 0, shape: shape.to_vec(), strides: strides(shape), dynamic: vec![] }
     }
 
     /// Whether the elements are consecutive in row-major order (size-1 axes do not matter).
@@ -68,6 +82,8 @@ pub(super) enum Step {
     /// A `matmul` through the GEMM crate, its operands read through views (so a transposed
     /// operand is free).
     MatMul { node: NodeId, a: View, b: View },
+    /// `iota`, or `concat` of views, written by a native loop (`exec.rs`).
+    Native(NodeId),
     /// One node evaluated by the interpreter's kernel (`interp::eval_op`) on buffers.
     Fallback(NodeId),
 }
@@ -173,19 +189,19 @@ impl Planner<'_> {
                         _ => 0,
                     })
                     .collect();
-                self.set_view(id, View { root: v.root, offset: v.offset, shape: shape.clone(), strides: st });
+                self.set_view(id, View { shape: shape.clone(), strides: st, ..v });
             }
             Op::Transpose { perm } => {
                 let v = self.view_arg(args[0]);
                 let shape = perm.iter().map(|&p| v.shape[p]).collect();
                 let st = perm.iter().map(|&p| v.strides[p]).collect();
-                self.set_view(id, View { root: v.root, offset: v.offset, shape, strides: st });
+                self.set_view(id, View { shape, strides: st, ..v });
             }
             Op::Slice { starts, ends } => {
                 let v = self.view_arg(args[0]);
                 let offset = v.offset + starts.iter().zip(&v.strides).map(|(s, d)| s * d).sum::<usize>();
                 let shape = starts.iter().zip(ends).map(|(s, e)| e - s).collect();
-                self.set_view(id, View { root: v.root, offset, shape, strides: v.strides.clone() });
+                self.set_view(id, View { offset, shape, ..v });
             }
             Op::Reshape { shape } => {
                 let mut v = self.view_arg(args[0]);
@@ -193,17 +209,34 @@ impl Planner<'_> {
                     self.need_buffer(args[0]);
                     v = View::contiguous(args[0], &v.shape);
                 }
-                self.set_view(id, View { root: v.root, offset: v.offset, shape: shape.clone(), strides: strides(shape) });
+                self.set_view(id, View { shape: shape.clone(), strides: strides(shape), ..v });
             }
             Op::Custom { .. } => {
                 let v = self.view_arg(args[args.len() - 1]);
                 self.set_view(id, v);
             }
+            Op::Gather { axis } => {
+                // The index must be a buffer before any region reading the view is placed.
+                self.need_buffer(args[1]);
+                let mut v = self.view_arg(args[0]);
+                let stride = v.strides.remove(*axis);
+                let len = v.shape.remove(*axis);
+                v.dynamic.push(Dyn { gather: id, index: args[1], stride, len });
+                self.set_view(id, v);
+            }
+            Op::Iota { .. } => self.step(id, Step::Native(id)),
+            Op::Concat { .. } => {
+                for &a in &args {
+                    let v = self.view_arg(a);
+                    self.need_view(&v);
+                }
+                self.step(id, Step::Native(id));
+            }
             Op::Reduce { axes, .. } => self.reduce(id, args[0], axes),
             Op::MatMul if matches!(g.ty(id).dtype, DType::F64 | DType::F32) => {
                 let (a, b) = (self.view_arg(args[0]), self.view_arg(args[1]));
-                self.need_buffer(a.root);
-                self.need_buffer(b.root);
+                self.need_view(&a);
+                self.need_view(&b);
                 self.step(id, Step::MatMul { node: id, a, b });
             }
             _ => {
@@ -234,7 +267,7 @@ impl Planner<'_> {
     /// buffer its view reads exists.
     fn ext_avail(&self, a: NodeId) -> usize {
         match &self.plan.place[a.index()] {
-            Place::View(v) => self.buffer_avail(v.root),
+            Place::View(v) => v.dynamic.iter().map(|d| self.buffer_avail(d.index)).fold(self.buffer_avail(v.root), usize::max),
             _ => self.buffer_avail(a),
         }
     }
@@ -255,7 +288,7 @@ impl Planner<'_> {
             Place::View(v) if !self.stored[a.index()] => {
                 let shape = self.g.ty(a).shape.clone();
                 let r = self.pick_region(&shape, &[], &[a], false);
-                self.need_buffer(v.root);
+                self.need_view(&v);
                 self.plan.regions[r].members.push(a);
                 self.stored[a.index()] = true;
                 self.avail[a.index()] = self.plan.regions[r].step + 1;
@@ -269,8 +302,16 @@ impl Planner<'_> {
         if self.plan.in_region(a, r) {
             return;
         }
-        let root = self.view_arg(a).root;
-        self.need_buffer(root);
+        let v = self.view_arg(a);
+        self.need_view(&v);
+    }
+
+    /// The buffers a view reads: its root and its `gather` indices.
+    fn need_view(&mut self, v: &View) {
+        self.need_buffer(v.root);
+        for d in &v.dynamic {
+            self.need_buffer(d.index);
+        }
     }
 
     fn is_big(&self, shape: &[usize]) -> bool {
