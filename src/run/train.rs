@@ -140,7 +140,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
             let later = ckpt.program.strip_prefix(&format!("{}/train", runner.fingerprint())).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > index);
             if later {
                 if !runner.quiet {
-                    eprintln!("{label}: skipped, `--resume {}` continues a later `train` block", path.display(), label = format!("train {}", t.loss_name));
+                    eprintln!("train {}: skipped, `--resume {}` continues a later `train` block", t.loss_name, path.display());
                 }
                 return Ok(());
             }
