@@ -123,9 +123,11 @@ impl<'c> Runner<'c> {
     }
 
     /// Every param, with `values` in place of the trainable ones.
-    fn params_with(&self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &[Tensor]) -> std::borrow::Cow<'_, [Tensor]> {
+    /// Called for every evaluation of the loss: when every param is trainable (`trainable` is
+    /// in param order), the optimizer's values are the params as they are, with no copy.
+    fn params_with<'a>(&'a self, trainable: &[(gradc_compiler::ir::Source, gradc_compiler::ir::Type)], values: &'a [Tensor]) -> std::borrow::Cow<'a, [Tensor]> {
         if trainable.len() == self.params.len() {
-            return std::borrow::Cow::Owned(values.to_vec());
+            return std::borrow::Cow::Borrowed(values);
         }
         let mut all = self.params.clone();
         for ((s, _), v) in trainable.iter().zip(values) {

@@ -129,7 +129,9 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
     };
 
     // Resume.
-    let fingerprint = format!("{}/train{index}", runner.fingerprint());
+    // `PROGRAM/trainN`: checkpoints name the program and the block that wrote them.
+    let block_prefix = format!("{}/train", runner.fingerprint());
+    let fingerprint = format!("{block_prefix}{index}");
     let mut start = 0u64;
     let mut train_history: Vec<(u64, f64)> = Vec::new();
     let mut validation_history: Vec<(u64, f64)> = Vec::new();
@@ -137,7 +139,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         // A checkpoint of a later `train` block of this program: this one was finished when
         // it was written, so it is skipped (its params come back with the checkpoint's).
         if let Ok(ckpt) = checkpoint::load(&path) {
-            let later = ckpt.program.strip_prefix(&format!("{}/train", runner.fingerprint())).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > index);
+            let later = ckpt.program.strip_prefix(&block_prefix).and_then(|n| n.parse::<usize>().ok()).is_some_and(|n| n > index);
             if later {
                 if !runner.quiet {
                     eprintln!("train {}: skipped, `--resume {}` continues a later `train` block", t.loss_name, path.display());
