@@ -403,6 +403,8 @@ impl Checker<'_> {
             "vjp" | "rgrad" => arg_tys[..n - 1].to_vec(),
             "taylor" if n != 2 => return wrong_count(self, "2 arguments, the point and the direction (or series)"),
             "taylor" | "diff" | "laplacian" => arg_tys[..1.min(n)].to_vec(),
+            // The batch size is read off the arguments: there must be one.
+            "vmap" if n == 0 => return wrong_count(self, "at least 1 argument"),
             "vmap" => {
                 let axis = spec.axis.unwrap_or(0);
                 let mut tys = Vec::new();
@@ -578,7 +580,7 @@ impl Checker<'_> {
                 let b = args[0].ty.as_tensor().map_or(1, |t| t.shape[axis]);
                 let batch = |t: &Ty| -> Ty { batch_ty(t, b) };
                 let params = args.iter().map(|a| a.ty.defaulted()).collect();
-                (Transform::Vmap { axis }, params, batch(&ret))
+                (Transform::Vmap { axis, size: b }, params, batch(&ret))
             }
             _ => unreachable!("TRANSFORMS lists the names handled here"),
         };

@@ -217,7 +217,8 @@ pub enum Transform {
     Diff { n: usize },
     Laplacian { samples: Option<usize> },
     RGrad { wrt: usize },
-    Vmap { axis: usize },
+    /// `size`: the number of entries along `axis` (the same in every argument).
+    Vmap { axis: usize, size: usize },
 }
 
 impl Transform {

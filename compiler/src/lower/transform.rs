@@ -8,7 +8,10 @@
 //! - `jvp` is the forward pass; `grad`, `value_and_grad` and `vjp` are linearize + transpose;
 //! - `jacobian` stacks one forward pass per input entry, or one reverse pass per output
 //!   entry, whichever is fewer (the checker chose the mode);
-//! - `hessian` is forward over reverse (the forward Jacobian of `grad`), `hvp` the JVP of `grad`.
+//! - `hessian` is forward over reverse (the forward Jacobian of `grad`), `hvp` the JVP of `grad`;
+//! - `vmap` is the batching pass ([`crate::passes::vmap`]) with every argument batched and the
+//!   captures not: it transforms whatever graph the inner operator produced, and any operator
+//!   can transform its result.
 //!
 //! Every graph is simplified after each pass, which is what keeps nested derivatives small.
 
@@ -26,6 +29,7 @@ use crate::passes::inline::inline;
 use crate::passes::jvp::jvp;
 use crate::passes::simplify::simplify;
 use crate::passes::transpose::{vjp, NotLinear};
+use crate::passes::vmap::vmap;
 use crate::source::Span;
 
 /// A function as a graph: inputs `Arg(0..n_params)` are its arguments' leaves, the rest
@@ -249,8 +253,19 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
             h.graph.name = name;
             return Ok(h);
         }
-        Transform::Taylor { .. } | Transform::Diff { .. } | Transform::Laplacian { .. } | Transform::RGrad { .. } | Transform::Vmap { .. } => {
-            return Err(unsupported(&format!("`{}`", op.name()), "Taylor mode, `rgrad` and `vmap` are later milestones of gradc; `gradc check` accepts this program", span));
+        Transform::Vmap { axis, size } => {
+            // Every argument is batched along `axis`; captures are the same for every slice.
+            let batched: Vec<(Source, usize)> = (0..p).map(|i| (arg(i), axis)).collect();
+            let mut graph = simplify(&vmap(&f.graph, &batched, size));
+            graph.name = name;
+            let mut inputs = f.inputs.clone();
+            for t in &mut inputs[..p] {
+                t.shape.insert(axis, size);
+            }
+            return Ok(FnGraph { graph, inputs, n_params: p });
+        }
+        Transform::Taylor { .. } | Transform::Diff { .. } | Transform::Laplacian { .. } | Transform::RGrad { .. } => {
+            return Err(unsupported(&format!("`{}`", op.name()), "Taylor mode and `rgrad` are later milestones of gradc; `gradc check` accepts this program", span));
         }
     };
     Ok(FnGraph { graph, inputs: f.inputs.clone(), n_params: p })
