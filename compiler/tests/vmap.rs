@@ -301,9 +301,9 @@ fn derivatives_of_vmap_use_the_users_rule() {
     let vf = apply(Transform::Vmap { axis: 0, size: 4 }, &f, &sig);
     let vsig = batched_sig(&sig, 0, 4);
     let x = random(&vf.inputs, 5);
-    let t = vec![Tensor::new(vec![4, 2], Buffer::F64(vec![1.0; 8])).unwrap()];
+    let t = Tensor::new(vec![4, 2], Buffer::F64(vec![1.0; 8])).unwrap();
     let jv = apply(Transform::Jvp, &vf, &vsig);
-    let out = run(&jv.graph, &[x[0].clone(), t[0].clone()]).unwrap();
+    let out = run(&jv.graph, &[x[0].clone(), t]).unwrap();
     assert_eq!(out.concat(), vec![6.0; 4], "each slice: d/ds ste(3 sum(x + s)) = 3 · 2 by the rule");
     assert!(jv.graph.ids().all(|n| !matches!(jv.graph.op(n), Op::Custom { .. })), "the JVP replaced the rule op");
     assert!(vf.graph.ids().any(|n| matches!(vf.graph.op(n), Op::Custom { .. })), "the batched graph keeps the rule op");
