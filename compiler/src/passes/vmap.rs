@@ -19,6 +19,9 @@
 //! after a bounds check that still fails at run time, as the unbatched gather would.
 //! A `custom_jvp` op gets its rule graph batched too, so derivatives of a batched function
 //! keep using the user's rule. Nothing is unrolled per slice.
+//!
+//! Unbatched values are computed once whatever the batch size, so with zero slices a part of
+//! the function that does not depend on the batch still runs (and can fail), as in JAX.
 
 use std::collections::HashMap;
 use std::sync::Arc;
