@@ -396,3 +396,18 @@ fn a_batched_mlp_is_one_kernel() {
         assert_eq!(matmuls(&examples), matmuls(&f.graph));
     }
 }
+
+/// A model over captured weights, batched: the batched graph is the hand-written batched
+/// model — the examples become the GEMM's rows, the weights are not copied.
+#[test]
+fn a_batched_model_is_the_hand_batched_graph() {
+    let src = "param w: f64[3, 4] = glorot();\nfn model(x: f64[3]) -> f64[4] { tanh(x @ w) }\nfn h(x: f64[8, 3]) -> f64[8, 4] { vmap(model)(x) }";
+    let checked = gradc_compiler::check::check_source("model.gd", src, std::env::temp_dir());
+    assert!(checked.is_ok(), "{}", checked.render(false));
+    let p = &checked.program;
+    let id = gradc_compiler::check::hir::FnId(p.fns.iter().position(|f| f.name == "h").unwrap() as u32);
+    let g = simplify(&lower::lower_fn(p, id).unwrap());
+    let text = gradc_compiler::ir::print::print(&g);
+    let body: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
+    assert_eq!(body, ["%0 = input arg0 : f64[8, 3]", "%1 = input w : f64[3, 4]", "%2 = matmul %0, %1 : f64[8, 4]", "%3 = tanh %2 : f64[8, 4]", "return %3"], "{text}");
+}
