@@ -9,6 +9,7 @@
 //! failure comes first. Errors are rare; this keeps them exactly the oracle's.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gradc_runtime::tensor::{checked_len, strides, try_vec, AllocError, Buffer, DType, Tensor};
 use smallvec::SmallVec;
@@ -190,29 +191,15 @@ impl Program {
             let f = self.funcs[r];
             let d0 = l.dims[0];
             let t = if l.split { self.threads.min(d0) } else { 1 };
-            let mut status = vec![0u64; t];
-            if t <= 1 {
+            let p = Ptrs(ptrs.as_ptr());
+            let status = split(d0, t, &|lo, hi, st| {
                 // SAFETY: `ptrs` holds one live buffer per slot, of the lengths the kernel was
-                // compiled for; writes go to buffers of the region's domain length.
-                unsafe { f(ptrs.as_ptr(), 0, d0, &mut status[0]) };
-            } else {
-                let chunk = d0.div_ceil(t);
-                let p = Ptrs(ptrs.as_ptr());
-                std::thread::scope(|s| {
-                    for (k, st) in status.iter_mut().enumerate() {
-                        let (lo, hi) = (k * chunk, ((k + 1) * chunk).min(d0));
-                        // SAFETY: as above; chunks of the outermost level write disjoint
-                        // elements (the layout splits only where accumulators do not cross).
-                        let mut work = move || unsafe { f(p.get(), lo, hi, st) };
-                        if k + 1 == t {
-                            work();
-                        } else {
-                            s.spawn(work);
-                        }
-                    }
-                });
-            }
-            if status.iter().any(|&s| s != 0) {
+                // compiled for; writes go to buffers of the region's domain length, and chunks
+                // of the outermost level write disjoint elements (the layout splits only where
+                // accumulators do not cross).
+                unsafe { f(p.get(), lo, hi, st) }
+            });
+            if status != 0 {
                 let div = region.members.iter().copied().find(|&m| {
                     matches!(g.op(m), Op::Binary(BinaryOp::Div | BinaryOp::Rem)) && g.ty(m).dtype == DType::I64
                 });
@@ -344,10 +331,28 @@ unsafe fn copy_walk<T: Copy>((src, offset, st): (*mut u8, usize, &[usize]), dst:
     }
 }
 
-/// The argument array, shared read-only by the threads of one region call.
+/// Runs `f(lo, hi, status)` over `0..n` in `t` contiguous chunks on the pool (one call when
+/// `t <= 1`), each chunk with a status word of its own; gives the chunks' statuses or'ed.
+fn split(n: usize, t: usize, f: &(dyn Fn(usize, usize, *mut u64) + Sync)) -> u64 {
+    if t <= 1 {
+        let mut st = 0;
+        f(0, n, &mut st);
+        return st;
+    }
+    let chunk = n.div_ceil(t);
+    let status: Vec<AtomicU64> = (0..t).map(|_| AtomicU64::new(0)).collect();
+    super::pool::for_each(t, t, &|k| {
+        let (lo, hi) = ((k * chunk).min(n), ((k + 1) * chunk).min(n));
+        f(lo, hi, status[k].as_ptr());
+    });
+    status.iter().fold(0, |a, s| a | s.load(Ordering::Relaxed))
+}
+
+/// An argument array, shared read-only by the threads of one call.
 #[derive(Clone, Copy)]
 struct Ptrs(*const *mut u8);
-// SAFETY: the pointers are only used during the scoped call, on buffers that outlive it.
+// SAFETY: the pointers are only used during the call that made them, on buffers that
+// outlive it ([`split`] returns after every chunk).
 unsafe impl Send for Ptrs {}
 unsafe impl Sync for Ptrs {}
 

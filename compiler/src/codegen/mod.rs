@@ -72,6 +72,7 @@ mod math;
 mod ops;
 mod plan;
 mod polymath;
+mod pool;
 
 use std::fmt;
 use std::sync::Mutex;
