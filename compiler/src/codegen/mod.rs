@@ -73,6 +73,7 @@ mod ops;
 mod plan;
 mod polymath;
 mod pool;
+mod scan;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -146,7 +147,7 @@ pub struct Kernel {
     _jit: Mutex<Jit>,
 }
 
-/// What a kernel does natively and what it leaves to the interpreter.
+/// What a kernel is made of.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Compiled loop nests.
@@ -157,8 +158,8 @@ pub struct Stats {
     pub reductions: usize,
     /// Float matrix products through the GEMM.
     pub matmuls: usize,
-    /// Names of the ops run by the interpreter's kernels, one per node.
-    pub fallbacks: Vec<&'static str>,
+    /// `argmax` and integer `matmul` nodes, each a compiled function of its own.
+    pub scans: usize,
 }
 
 impl Kernel {
@@ -183,7 +184,7 @@ impl Kernel {
         for step in &p.steps {
             match step {
                 plan::Step::MatMul { .. } => s.matmuls += 1,
-                plan::Step::Fallback(id) => s.fallbacks.push(self.program.graph.op(*id).name()),
+                plan::Step::Scan { .. } => s.scans += 1,
                 plan::Step::Region(_) | plan::Step::Native(_) => {}
             }
         }
@@ -236,6 +237,7 @@ pub fn compile_with(graph: &Graph, opts: &Options) -> Result<Kernel, CodegenErro
         layouts,
         funcs,
         threads: opts.threads.max(1),
+        big_len: big_len(opts),
     };
     Ok(Kernel { program, _jit: Mutex::new(jit) })
 }
@@ -252,9 +254,13 @@ pub fn clif_with(graph: &Graph, opts: &Options) -> String {
     let mut out = String::new();
     let built = Jit::new(false).and_then(|mut jit| {
         build(&mut jit, graph, &plan, &layouts, opts.exact_math, |_, r, _, ctx| {
-            let region = &plan.regions[r];
-            let nodes: Vec<String> = region.members.iter().chain(&region.reduces).map(|n| format!("%{}", n.index())).collect();
-            out.push_str(&format!("; region {r}: {} over {:?}\n", nodes.join(" "), region.shape));
+            match plan.regions.get(r) {
+                Some(region) => {
+                    let nodes: Vec<String> = region.members.iter().chain(&region.reduces).map(|n| format!("%{}", n.index())).collect();
+                    out.push_str(&format!("; region {r}: {} over {:?}\n", nodes.join(" "), region.shape));
+                }
+                None => out.push_str(&format!("; scan {}\n", r - plan.regions.len())),
+            }
             out.push_str(&ctx.func.display().to_string());
             out.push('\n');
             Ok(())
@@ -266,7 +272,8 @@ pub fn clif_with(graph: &Graph, opts: &Options) -> String {
     out
 }
 
-/// Builds every region's function and hands each to `each` (define it, or print it).
+/// Builds every region's function, then every scan's, and hands each to `each` (define
+/// it, or print it) with its index among them.
 fn build(
     jit: &mut Jit,
     graph: &Graph,
@@ -292,6 +299,20 @@ fn build(
         let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         emit::region_body(b, module, graph, plan, r, layout, exact_math);
         each(module, r, id, &mut ctx)?;
+        module.clear_context(&mut ctx);
+        ids.push(id);
+    }
+    for step in &plan.steps {
+        let plan::Step::Scan { node, args, func } = step else { continue };
+        let id = module
+            .declare_function(&format!("scan{func}"), Linkage::Local, &sig)
+            .map_err(|e| CodegenError::Cranelift(e.to_string()))?;
+        ctx.func.signature = sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let nest = scan::Nest::new(graph, *node, args);
+        scan::body(b, graph, *node, args, &nest, module.target_config());
+        each(module, ids.len(), id, &mut ctx)?;
         module.clear_context(&mut ctx);
         ids.push(id);
     }
