@@ -16,8 +16,10 @@
 //!   with the views' strides (a transposed operand is free; its threads are its own,
 //!   `MATMUL_NUM_THREADS`). `gather` is a view too, its offset `i * stride` read at run time
 //!   (the index checked before any read). `iota` and `concat` (copying its operands' views)
-//!   are native loops (`exec.rs`). Only `argmax` and integer `matmul` run the interpreter's
-//!   kernels (`interp::eval_op`) on buffers ([`Stats::fallbacks`]).
+//!   are native loops (`exec.rs`). `argmax` and integer `matmul` are **scans** (`scan.rs`):
+//!   a Cranelift function each, with the regions' ABI, reading their operands through
+//!   views in the interpreter's exact order (so its bits). No op runs the interpreter's
+//!   kernels.
 //! - `layout.rs`: per region, the buffers it touches and its loop nest, with axes merged
 //!   wherever all accesses allow (usually one flat loop).
 //! - `emit.rs` and `ops.rs`: the Cranelift IR: the loop nest, a vector loop (`f64x2` or
@@ -27,18 +29,25 @@
 //!   polynomial approximations (`polymath.rs`, vectorized, each within a documented bound,
 //!   [`ulp_bound`]) unless [`Options::exact_math`]; `pow` and float `rem`, and all of them
 //!   with `exact_math`, call shims (`math.rs`) that run the interpreter's own scalar code.
-//! - `exec.rs`: runs the steps, splits large regions across threads
-//!   ([`Options::threads`], [`Options::min_parallel_len`]; a region accumulating across its
-//!   outermost axis stays on one thread, so a big one does not take that reduction in: it
-//!   gets a region of its own), frees buffers after their last reader.
+//! - `exec.rs`: runs the steps, splits large regions and scans across threads by chunks of
+//!   their outermost level ([`Options::threads`], [`Options::min_parallel_len`]; a region
+//!   accumulating across its outermost axis stays on one thread, so a big one does not take
+//!   that reduction in: it gets a region of its own), frees buffers after their last reader.
+//! - `pool.rs`: the threads those chunks run on: one pool per process, started on first
+//!   use, grown to the most helpers any kernel asked for (`threads - 1`), reused by every
+//!   call of every kernel (a split costs a wake-up, not a spawn); the calling thread takes
+//!   chunks too, so concurrent kernels cannot starve one another; idle workers spin for
+//!   50 µs, then sleep; a panic in a chunk is raised in the caller once all chunks are over.
+//!   The GEMM's threads are `matrixmultiply`'s own (`MATMUL_NUM_THREADS`).
 //! - `jit.rs`: [`Jit`], the owner of the machine code (freed on drop).
 //!
 //! # Kernel ABI
 //!
-//! Each region is one function
+//! Each region and each scan is one function
 //! `unsafe extern "C" fn(slots: *const *mut u8, lo: usize, hi: usize, status: *mut u64)`:
 //! `slots` holds one pointer per buffer it reads or writes (reads, stored members, and
-//! reduction results, in the region's `layout::Slot` order), element 0 of each; the
+//! reduction results, in the region's `layout::Slot` order; a scan's operand views, then
+//! its result), element 0 of each (a view's run-time `gather` offset applied); the
 //! function runs indices `lo..hi` of the outermost level of its loop nest (all of it, or
 //! one thread's chunk); it sets `*status = 1` if an integer division by zero happened.
 //! Elements are the runtime's: `f64`, `f32`, `i64`, and `bool` as one byte 0 or 1.
@@ -53,8 +62,9 @@
 //! (the approximations are the same instructions lane for lane), so results do not depend
 //! on [`Options::simd`] or [`Options::threads`]. Bit for bit too for
 //! reductions (accumulated sequentially in row-major order; a float sum starts from `-0.0`,
-//! which is the same). Matrix products differ within rounding: the GEMM sums in its own
-//! order, with fused multiply-adds where the CPU has them. Errors: see `exec.rs`.
+//! which is the same), `argmax` and integer matrix products (wrapping). Float matrix
+//! products differ within rounding: the GEMM sums in its own order, with fused
+//! multiply-adds where the CPU has them. Errors: see `exec.rs`.
 //!
 //! # Speed
 //!
