@@ -62,7 +62,7 @@ fn input(g: &mut Graph, k: u32, t: &Tensor) -> NodeId {
 fn scan_values(d: DType, n: usize, skew: usize, rng: &mut Rng) -> Tensor {
     let pick = |rng: &mut Rng, k: usize| -> f64 {
         const SPECIAL: [f64; 8] = [0.0, -0.0, 1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, f64::MAX];
-        if k % 3 == 0 {
+        if k.is_multiple_of(3) {
             SPECIAL[(k / 3 + skew) % SPECIAL.len()]
         } else {
             // Few distinct values: ties everywhere.
@@ -74,7 +74,7 @@ fn scan_values(d: DType, n: usize, skew: usize, rng: &mut Rng) -> Tensor {
         DType::F32 => Buffer::F32((0..n).map(|k| pick(rng, k) as f32).collect()),
         DType::I64 => {
             const SPECIAL: [i64; 4] = [i64::MIN, i64::MAX, 0, -1];
-            Buffer::I64((0..n).map(|k| if k % 3 == 0 { SPECIAL[(k / 3 + skew) % 4] } else { rng.below(5) as i64 - 2 }).collect())
+            Buffer::I64((0..n).map(|k| if k.is_multiple_of(3) { SPECIAL[(k / 3 + skew) % 4] } else { rng.below(5) as i64 - 2 }).collect())
         }
         DType::Bool => unreachable!("argmax takes no bool"),
     };
