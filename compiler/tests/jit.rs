@@ -535,8 +535,6 @@ fn fused_chains_agree() {
         let last = *pool.last().unwrap();
         let s = g.add(Op::Reduce { op: ReduceOp::Sum, axes: (0..shape.len()).collect() }, &[last]).unwrap();
         g.outputs = vec![last, s, pool[pool.len() / 2]];
-        let k = compile(&g, &variants()[0]);
-        assert!(k.stats().fallbacks.is_empty(), "{:?}", k.stats());
         // Bit for bit with exact math only: the chains' `rem`, comparisons and conversions to
         // i64 are discontinuous, so an ulp of difference can become any difference (the
         // approximations are checked op by op and on the smooth programs).
@@ -1019,7 +1017,7 @@ fn gather_iota_concat_are_native() {
             g.outputs = outs;
             for opts in variants() {
                 let st = compile(&g, &opts).stats();
-                assert!(st.fallbacks.is_empty(), "{st:?}");
+                assert_eq!((st.scans, st.matmuls), (0, usize::from(d.is_float())), "{st:?}");
             }
             let args = [x, idx];
             let exact = if d.is_float() { Exact::Within(1e-12) } else { Exact::Bits };

@@ -1,6 +1,6 @@
-//! Running a compiled graph: the schedule's steps in order over owned buffers, regions split
-//! across threads where the plan allows, matrix products through `matrixmultiply`, and the
-//! interpreter's kernels for the rest. Buffers are freed after their last reader.
+//! Running a compiled graph: the schedule's steps in order over owned buffers, regions and
+//! scans split across the pool's threads (`pool.rs`) where they are large enough, float
+//! matrix products through `matrixmultiply`. Buffers are freed after their last reader.
 //!
 //! Errors: a step that fails (an integer division by zero flagged by a kernel, a `gather`
 //! out of range, an allocation refused, a missing or mistyped input) stops the run, and the
@@ -9,12 +9,13 @@
 //! failure comes first. Errors are rare; this keeps them exactly the oracle's.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gradc_runtime::tensor::{checked_len, strides, try_vec, AllocError, Buffer, DType, Tensor};
-use smallvec::SmallVec;
 
 use super::layout::{Layout, Slot};
 use super::plan::{Dyn, Plan, Step, View};
+use super::scan::Nest;
 use crate::interp::{self, EvalError, Inputs};
 use crate::ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Source, Type};
 
@@ -25,8 +26,11 @@ pub(super) struct Program {
     pub graph: Graph,
     pub plan: Plan,
     pub layouts: Vec<Layout>,
+    /// The regions' functions, then the scans'.
     pub funcs: Vec<KernelFn>,
     pub threads: usize,
+    /// Elements read from which a scan is split across threads (`usize::MAX`: never).
+    pub big_len: usize,
     /// Per step: the buffers no later step or output reads.
     pub drops: Vec<Vec<NodeId>>,
     pub inputs: Vec<(NodeId, Source)>,
@@ -53,7 +57,7 @@ pub(super) fn drops(g: &Graph, plan: &Plan, layouts: &[Layout]) -> Vec<Vec<NodeI
                 let v = plan.view_of(g, a);
                 view_reads(v.root, &v.dynamic)
             }).collect(),
-            Step::Fallback(id) => g.args(*id).to_vec(),
+            Step::Scan { args, .. } => args.iter().flat_map(|v| view_reads(v.root, &v.dynamic)).collect(),
         };
         for n in reads {
             last[n.index()] = Some(s);
@@ -137,13 +141,9 @@ impl Program {
                     let t = self.native(*id, &vals)?;
                     vals[id.index()] = Some(Cow::Owned(t));
                 }
-                Step::Fallback(id) => {
-                    let t = {
-                        let args: SmallVec<[&Tensor; 3]> =
-                            g.args(*id).iter().map(|a| vals[a.index()].as_deref().expect("operands are buffers")).collect();
-                        interp::eval_op(g.op(*id), g.ty(*id), &args).map_err(|e| (*id, e))?
-                    };
-                    vals[id.index()] = Some(Cow::Owned(t));
+                Step::Scan { node, args, func } => {
+                    let t = self.scan(*node, args, self.plan.regions.len() + func, &vals)?;
+                    vals[node.index()] = Some(Cow::Owned(t));
                 }
             }
             for d in &self.drops[s] {
@@ -190,29 +190,15 @@ impl Program {
             let f = self.funcs[r];
             let d0 = l.dims[0];
             let t = if l.split { self.threads.min(d0) } else { 1 };
-            let mut status = vec![0u64; t];
-            if t <= 1 {
+            let p = Ptrs(ptrs.as_ptr());
+            let status = split(d0, t, &|lo, hi, st| {
                 // SAFETY: `ptrs` holds one live buffer per slot, of the lengths the kernel was
-                // compiled for; writes go to buffers of the region's domain length.
-                unsafe { f(ptrs.as_ptr(), 0, d0, &mut status[0]) };
-            } else {
-                let chunk = d0.div_ceil(t);
-                let p = Ptrs(ptrs.as_ptr());
-                std::thread::scope(|s| {
-                    for (k, st) in status.iter_mut().enumerate() {
-                        let (lo, hi) = (k * chunk, ((k + 1) * chunk).min(d0));
-                        // SAFETY: as above; chunks of the outermost level write disjoint
-                        // elements (the layout splits only where accumulators do not cross).
-                        let mut work = move || unsafe { f(p.get(), lo, hi, st) };
-                        if k + 1 == t {
-                            work();
-                        } else {
-                            s.spawn(work);
-                        }
-                    }
-                });
-            }
-            if status.iter().any(|&s| s != 0) {
+                // compiled for; writes go to buffers of the region's domain length, and chunks
+                // of the outermost level write disjoint elements (the layout splits only where
+                // accumulators do not cross).
+                unsafe { f(p.get(), lo, hi, st) }
+            });
+            if status != 0 {
                 let div = region.members.iter().copied().find(|&m| {
                     matches!(g.op(m), Op::Binary(BinaryOp::Div | BinaryOp::Rem)) && g.ty(m).dtype == DType::I64
                 });
@@ -285,6 +271,37 @@ impl Program {
         Ok(Tensor::new(ty.shape.clone(), data).expect("result length"))
     }
 
+    /// `argmax` or an integer `matmul` by its compiled function `func` (`scan.rs`), split
+    /// across threads by its outermost level when it reads at least `big_len` elements.
+    fn scan(&self, node: NodeId, args: &[View], func: usize, vals: &Values) -> Result<Tensor, (NodeId, EvalError)> {
+        let ty = self.graph.ty(node);
+        let mut out = Fresh::new(ty).map_err(|e| (node, e))?;
+        let len = ty.len();
+        let mut ptrs = Vec::with_capacity(args.len() + 1);
+        for v in args {
+            ptrs.push(view_ptr(v, vals)?);
+        }
+        ptrs.push(out.ptr());
+        let nest = Nest::new(&self.graph, node, args);
+        if let Nest::ArgMax { scan: 0, .. } = nest {
+            if len > 0 {
+                return Err((node, EvalError::EmptyArgMax));
+            }
+        }
+        if len > 0 {
+            let (outer, work) = nest.outer();
+            let t = if work >= self.big_len { self.threads.min(outer) } else { 1 };
+            let (f, p) = (self.funcs[func], Ptrs(ptrs.as_ptr()));
+            // SAFETY: one pointer per operand view (inside its buffer, checked offsets) and
+            // the result (room for `len` elements); chunks of the outermost level write
+            // disjoint result elements. The scans set no status.
+            split(outer, t, &|lo, hi, st| unsafe { f(p.get(), lo, hi, st) });
+        }
+        // SAFETY: the kernel wrote every result element (or there are none).
+        let data = unsafe { out.finish(len) };
+        Ok(Tensor::new(ty.shape.clone(), data).expect("result length"))
+    }
+
     /// `pa`, `pb`: the operands' first elements ([`view_ptr`]).
     fn matmul(&self, node: NodeId, a: &View, b: &View, pa: *mut u8, pb: *mut u8) -> Result<Tensor, EvalError> {
         let ty = self.graph.ty(node);
@@ -344,10 +361,28 @@ unsafe fn copy_walk<T: Copy>((src, offset, st): (*mut u8, usize, &[usize]), dst:
     }
 }
 
-/// The argument array, shared read-only by the threads of one region call.
+/// Runs `f(lo, hi, status)` over `0..n` in `t` contiguous chunks on the pool (one call when
+/// `t <= 1`), each chunk with a status word of its own; gives the chunks' statuses or'ed.
+fn split(n: usize, t: usize, f: &(dyn Fn(usize, usize, *mut u64) + Sync)) -> u64 {
+    if t <= 1 {
+        let mut st = 0;
+        f(0, n, &mut st);
+        return st;
+    }
+    let chunk = n.div_ceil(t);
+    let status: Vec<AtomicU64> = (0..t).map(|_| AtomicU64::new(0)).collect();
+    super::pool::for_each(t, t, &|k| {
+        let (lo, hi) = ((k * chunk).min(n), ((k + 1) * chunk).min(n));
+        f(lo, hi, status[k].as_ptr());
+    });
+    status.iter().fold(0, |a, s| a | s.load(Ordering::Relaxed))
+}
+
+/// An argument array, shared read-only by the threads of one call.
 #[derive(Clone, Copy)]
 struct Ptrs(*const *mut u8);
-// SAFETY: the pointers are only used during the scoped call, on buffers that outlive it.
+// SAFETY: the pointers are only used during the call that made them, on buffers that
+// outlive it ([`split`] returns after every chunk).
 unsafe impl Send for Ptrs {}
 unsafe impl Sync for Ptrs {}
 

@@ -1,5 +1,6 @@
 //! Partitioning a graph into steps: fused elementwise regions (one Cranelift loop nest each),
-//! matrix products, and single nodes left to the interpreter's kernels.
+//! float matrix products (the GEMM), native copies (`iota`, `concat`), and scans (`argmax`,
+//! integer `matmul`: one Cranelift function each, `scan.rs`).
 //!
 //! Every live node gets a [`Place`]:
 //! - a **buffer**: an input, a constant, or the result of a step;
@@ -84,8 +85,9 @@ pub(super) enum Step {
     MatMul { node: NodeId, a: View, b: View },
     /// `iota`, or `concat` of views, written by a native loop (`exec.rs`).
     Native(NodeId),
-    /// One node evaluated by the interpreter's kernel (`interp::eval_op`) on buffers.
-    Fallback(NodeId),
+    /// `argmax`, or a `matmul` of `i64`, as a compiled function of its own (`scan.rs`), its
+    /// operands read through views; `func` numbers it among the scans.
+    Scan { node: NodeId, args: Vec<View>, func: usize },
 }
 
 #[derive(Clone, Debug)]
@@ -179,7 +181,8 @@ impl Planner<'_> {
         let args = g.args(id);
         match g.op(id) {
             Op::Input { .. } | Op::Const(_) => self.plan.place[id.index()] = Place::Buffer,
-            op if is_elementwise(op) => self.elementwise(id, &args),
+            // The ops of `is_elementwise`.
+            Op::Unary(_) | Op::Binary(_) | Op::PowInt(_) | Op::Select | Op::Convert { .. } => self.elementwise(id, &args),
             Op::Broadcast { shape } => {
                 let v = self.view_arg(args[0]);
                 let lead = shape.len() - v.shape.len();
@@ -239,11 +242,13 @@ impl Planner<'_> {
                 self.need_view(&b);
                 self.step(id, Step::MatMul { node: id, a, b });
             }
-            _ => {
-                for &a in &args {
-                    self.need_buffer(a);
+            Op::MatMul | Op::ArgMax { .. } => {
+                let views: Vec<View> = args.iter().map(|&a| self.view_arg(a)).collect();
+                for v in &views {
+                    self.need_view(v);
                 }
-                self.step(id, Step::Fallback(id));
+                let func = self.plan.steps.iter().filter(|s| matches!(s, Step::Scan { .. })).count();
+                self.step(id, Step::Scan { node: id, args: views, func });
             }
         }
     }
