@@ -72,6 +72,7 @@ mod math;
 mod ops;
 mod plan;
 mod polymath;
+mod polypow;
 
 use std::fmt;
 use std::sync::Mutex;
@@ -84,6 +85,7 @@ use gradc_runtime::tensor::Tensor;
 
 pub use jit::Jit;
 pub use polymath::ulp_bound;
+pub use polypow::binary_ulp_bound;
 
 use crate::interp::{EvalError, Inputs};
 use crate::ir::{Graph, NodeId, Op};
