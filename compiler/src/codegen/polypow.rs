@@ -11,19 +11,21 @@
 //! `δ` in `z = y·log₂|x|` is a relative error `δ·ln 2` of the result, and `|z|` reaches 1075
 //! before the result underflows, so `log₂|x|` and the product are carried in
 //! **double-double** (a value as an unevaluated sum `hi + lo`), with Dekker's exact product
-//! (Veltkamp's split by `2²⁷ + 1`; no fused multiply-add, so the bits do not depend on the
-//! CPU) and Knuth's / Dekker's exact sums (TwoSum, Fast2Sum). No table.
+//! (the factors split by clearing the low 27 bits of their significands; no fused
+//! multiply-add, so the bits do not depend on the CPU) and Knuth's / Dekker's exact sums
+//! (TwoSum, Fast2Sum). No table. The polynomials are evaluated by Estrin's scheme (a short
+//! dependency chain: the whole computation is one chain from `x` to the result).
 //!
 //! - `log₂|x|`: subnormals scaled by 2⁵⁴; `|x| = 2^e·m`, `m ∈ [√2/2, √2)` by integer
 //!   operations on the bits (as the inline `log`); `s = (m − 1)/(m + 1)` in double-double
-//!   (`m − 1` exact, `m + 1` by Fast2Sum, the quotient's remainder from an exact product);
-//!   `|s| ≤ 0.1716`. `ln m = 2·atanh s = 2s + s³·(2/3 + w·R(w))`, `w = s²`,
-//!   `R(w) = Σⱼ 2wʲ/(2j + 5)`, j ≤ 10 (the Taylor series; truncation below 2⁻⁷⁰ relative):
-//!   `2s`, `s³` and the constant `2/3` in double-double, only `w·R(w)` (≤ 1.2 % of the
-//!   bracket) in plain `f64`. Then `·(1/ln 2)` (a double-double constant) and `+ e` (TwoSum):
+//!   (`m − 1` exact, `m + 1` by Fast2Sum, one reciprocal, the quotient's remainder from an
+//!   exact product); `|s| ≤ 0.1716`. `log₂ m = 2·atanh(s)/ln 2 = (2/ln 2)·s + s³·c`,
+//!   `c = ((2/3) + w·R(w))/ln 2`, `w = s²`, `R(w) = Σⱼ 2wʲ/(2j + 5)`, j ≤ 10 (the Taylor
+//!   series; truncation below 2⁻⁷⁰ relative): `s`, `s³`, `2/ln 2` and `(2/3)/ln 2` in
+//!   double-double, only `w·R(w)/ln 2` (≤ 1.2 % of `c`) in plain `f64`. Then `+ e` (TwoSum):
 //!   `log₂|x| = t₁ + t₂` to about 2⁻⁶⁵ relative.
 //! - `z = y·(t₁ + t₂) = z₁ + z₂`: the exact product `y·t₁` plus `y·t₂`. `|y|` is clamped to
-//!   10²⁷⁰ first (the split must not overflow; beyond that the result is 0, inf or — for
+//!   10²⁷⁰ first (the exact product must not overflow; beyond that the result is 0, inf or — for
 //!   `|x| = 1` — 1 either way, and a clamped huge `y` stays an even integer).
 //! - `2^z`: `z₁` clamped to ±1200 (then `z₂ = 0`), `k = round(z₁)` (through `1.5·2⁵²`),
 //!   `r = (z₁ − k) + z₂` (`z₁ − k` exact), `t = r·ln 2` in double-double (`|t| ≤ 0.35`),
@@ -73,15 +75,14 @@ pub fn binary_ulp_bound(b: BinaryOp, d: DType) -> Option<u64> {
     }
 }
 
-/// Veltkamp's splitting constant `2²⁷ + 1`: `a = hi + lo`, both with at most 26 bits.
-const SPLIT: f64 = 134217729.0;
-/// ln 2 and 1/ln 2 and 2/3 in double-double (the low parts are the rounded remainders).
+/// ln 2 in double-double (the low part is the rounded remainder), and the double-double
+/// constants of `log₂ m`: 2/ln 2 and (2/3)/ln 2.
 const LN2_HI: f64 = std::f64::consts::LN_2;
 const LN2_LO: f64 = 2.3190468138462996e-17;
-const INV_LN2_HI: f64 = std::f64::consts::LOG2_E;
-const INV_LN2_LO: f64 = 2.0355273740931033e-17;
-const TWO_THIRDS_HI: f64 = 2.0 / 3.0;
-const TWO_THIRDS_LO: f64 = 3.700743415417188e-17;
+const K2_HI: f64 = 2.8853900817779268;
+const K2_LO: f64 = 4.0710547481862066e-17;
+const C3_HI: f64 = 0.9617966939259756;
+const C3_LO: f64 = 5.0577616648125907e-17;
 /// `|y|` is clamped to this (see the module doc).
 const Y_CLAMP: f64 = 1e270;
 /// `|z|` beyond which `2^z` overflows or underflows to 0 whatever the rest.
@@ -141,17 +142,19 @@ impl Em<'_, '_> {
         let ef = self.add_k(ef, -SHIFT - 1023.0);
         let ef = self.b.ins().fsub(ef, ebias);
         // s = (m − 1)/(m + 1): u = m − 1 exact; v = 1 + m by Fast2Sum (exponent of 1 ≥ m's);
-        // s.lo = (u − s.hi·v.hi − s.hi·v.lo)/v.hi with s.hi·v.hi exact.
+        // one reciprocal: s.hi = u·(1/v.hi), s.lo = (u − s.hi·v.hi − s.hi·v.lo)/v.hi with
+        // s.hi·v.hi exact (s.hi need not be the rounded quotient: s.lo carries the rest).
         let u = self.add_k(m, -1.0);
         let one = self.k(a, 1.0);
         let v = self.fast2sum(one, m);
-        let sh = self.b.ins().fdiv(u, v.hi);
+        let inv = self.b.ins().fdiv(one, v.hi);
+        let sh = self.b.ins().fmul(u, inv);
         let p = self.two_prod(sh, v.hi);
         let r = self.b.ins().fsub(u, p.hi);
         let r = self.b.ins().fsub(r, p.lo);
         let sv = self.b.ins().fmul(sh, v.lo);
         let r = self.b.ins().fsub(r, sv);
-        let sl = self.b.ins().fdiv(r, v.hi);
+        let sl = self.b.ins().fmul(r, inv);
         let s = Dd { hi: sh, lo: sl };
         // w = s² (double-double).
         let w = self.two_prod(sh, sh);
@@ -159,30 +162,28 @@ impl Em<'_, '_> {
         let ss = self.b.ins().fadd(ss, ss);
         let wl = self.b.ins().fadd(w.lo, ss);
         let w = Dd { hi: w.hi, lo: wl };
-        // c = 2/3 + w·R(w), R(w) = 2/5 + 2w/7 + … + 2w¹⁰/25; the head in double-double.
-        let coef: Vec<f64> = (0..11).map(|j| 2.0 / (2 * j + 5) as f64).collect();
-        let rw = self.horner(w.hi, &coef);
+        // log2 m = (2/ln 2)·s + s³·c, c = (2/3)/ln 2 + w·R(w)/ln 2,
+        // R(w) = 2/5 + 2w/7 + … + 2w¹⁰/25 (Estrin's scheme: a short dependency chain);
+        // 2/ln 2, (2/3)/ln 2 and the head of c in double-double.
+        let coef: Vec<f64> = (0..11).map(|j| 2.0 / (2 * j + 5) as f64 / std::f64::consts::LN_2).collect();
+        let rw = self.estrin(w.hi, &coef);
         let t = self.b.ins().fmul(w.hi, rw);
-        let c23 = self.k(a, TWO_THIRDS_HI);
-        let c = self.fast2sum(c23, t);
-        let wr = self.mul_k(w.lo, 0.4);
-        let cl = self.add_k(c.lo, TWO_THIRDS_LO);
+        let c3 = self.k(a, C3_HI);
+        let c = self.fast2sum(c3, t);
+        let wr = self.mul_k(w.lo, coef[0]);
+        let cl = self.add_k(c.lo, C3_LO);
         let cl = self.b.ins().fadd(cl, wr);
         let c = Dd { hi: c.hi, lo: cl };
-        // ln m = 2s + s³·c.
         let s3 = self.dd_mul(s, w);
         let q = self.dd_mul(s3, c);
-        let s2h = self.b.ins().fadd(sh, sh);
-        let s2l = self.b.ins().fadd(sl, sl);
-        let l = self.two_sum(s2h, q.hi);
-        let ll = self.b.ins().fadd(s2l, q.lo);
-        let ll = self.b.ins().fadd(l.lo, ll);
-        let ln = self.fast2sum(l.hi, ll);
-        // log2 m = ln m / ln 2; + e.
-        let inv = Dd { hi: self.k(a, INV_LN2_HI), lo: self.k(a, INV_LN2_LO) };
-        let g = self.dd_mul(ln, inv);
+        let k2 = Dd { hi: self.k(a, K2_HI), lo: self.k(a, K2_LO) };
+        let l = self.dd_mul(s, k2);
+        let g = self.two_sum(l.hi, q.hi);
+        let gl = self.b.ins().fadd(l.lo, q.lo);
+        let gl = self.b.ins().fadd(g.lo, gl);
+        // + e (exact integer; TwoSum: e may be 0 or smaller than log2 m).
         let t = self.two_sum(ef, g.hi);
-        let tl = self.b.ins().fadd(t.lo, g.lo);
+        let tl = self.b.ins().fadd(t.lo, gl);
         self.fast2sum(t.hi, tl)
     }
 
@@ -219,7 +220,7 @@ impl Em<'_, '_> {
             *ci = 1.0 / fact;
             fact *= (i + 3) as f64;
         }
-        let q = self.horner(t.hi, &c);
+        let q = self.estrin(t.hi, &c);
         let t2 = self.b.ins().fmul(t.hi, t.hi);
         let s = self.b.ins().fmul(t2, q);
         let one = self.k(zh, 1.0);
@@ -286,14 +287,51 @@ impl Em<'_, '_> {
 
     // --- double-double arithmetic -----------------------------------------------------
 
-    /// Veltkamp's split: `a = hi + lo` exactly, each with at most 26 significant bits
-    /// (no overflow for `|a| < 2^996`).
+    /// `a = hi + lo` exactly, `hi` the top 26 bits of `a`'s significand (its low 27 bits
+    /// cleared), `lo` the rest (≤ 27 bits): `hi·hi` and `hi·lo` are exact, `lo·lo` within
+    /// 2⁻¹⁰⁶ of `a²`, which is all the exact product below needs. Two integer-domain
+    /// operations instead of Veltkamp's three dependent floating-point ones.
     fn split(&mut self, a: Value) -> Dd {
-        let c = self.mul_k(a, SPLIT);
-        let d = self.b.ins().fsub(c, a);
-        let hi = self.b.ins().fsub(c, d);
+        let bits = self.bits_of(a);
+        let hb = self.band_k(bits, !((1 << 27) - 1));
+        let hi = self.float_of(hb);
         let lo = self.b.ins().fsub(a, hi);
         Dd { hi, lo }
+    }
+
+    /// `c[0] + c[1]·x + … ` by Estrin's scheme (pairs `c[2i] + c[2i+1]·x`, then pairs of
+    /// those in `x²`, …): the same operations for every lane, a dependency chain of about
+    /// log₂(n) multiply-adds instead of Horner's n.
+    fn estrin(&mut self, x: Value, c: &[f64]) -> Value {
+        let mut terms: Vec<Value> = c
+            .chunks(2)
+            .map(|p| {
+                if p.len() == 2 {
+                    let t = self.mul_k(x, p[1]);
+                    self.add_k(t, p[0])
+                } else {
+                    self.k(x, p[0])
+                }
+            })
+            .collect();
+        let mut xp = self.b.ins().fmul(x, x);
+        while terms.len() > 1 {
+            terms = terms
+                .chunks(2)
+                .map(|p| {
+                    if p.len() == 2 {
+                        let t = self.b.ins().fmul(p[1], xp);
+                        self.b.ins().fadd(p[0], t)
+                    } else {
+                        p[0]
+                    }
+                })
+                .collect();
+            if terms.len() > 1 {
+                xp = self.b.ins().fmul(xp, xp);
+            }
+        }
+        terms[0]
     }
 
     /// Dekker's exact product: `a·b = hi + lo` exactly (barring under/overflow).
