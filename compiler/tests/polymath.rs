@@ -635,25 +635,33 @@ fn pow_special_cases_are_c99s() {
 }
 
 /// The inline `pow` against the shim (`exact_math`, libm's `pow` per element) on 10⁶ `f64`
-/// pairs (`x ∈ [0.1, 10)`, `y ∈ [−5, 5)`), one thread and two: the medians of 31 runs are
-/// printed (`--nocapture`); nothing is asserted about them.
+/// pairs (`x ∈ [0.1, 10)`, `y ∈ [−5, 5)`), alone and in a fused region, one thread and two:
+/// the medians of 31 runs are printed (`--nocapture`); nothing is asserted about them.
 #[test]
 fn pow_speed_inline_against_the_shim() {
     let mut rng = Rng::seed_from_u64(77);
     let n = 1_000_000;
     let xy: Vec<(f64, f64)> = (0..n).map(|_| (uniform(&mut rng, 0.1, 10.0), uniform(&mut rng, -5.0, 5.0))).collect();
     let (x, y) = pow_tensors(DType::F64, &xy);
+    // pow alone, and in a fused region: tanh(y) + exp(−x)·x^y.
     let mut g = Graph::new("t");
     let a = g.add(Op::Input { source: Source::Arg(0), ty: type_of(&x) }, &[]).unwrap();
     let b = g.add(Op::Input { source: Source::Arg(1), ty: type_of(&y) }, &[]).unwrap();
     let p = g.add(Op::Binary(BinaryOp::Pow), &[a, b]).unwrap();
     g.outputs = vec![p];
+    let mut fused = g.clone();
+    let t = fused.add(Op::Unary(UnaryOp::Tanh), &[b]).unwrap();
+    let na = fused.add(Op::Unary(UnaryOp::Neg), &[a]).unwrap();
+    let e = fused.add(Op::Unary(UnaryOp::Exp), &[na]).unwrap();
+    let ep = fused.add(Op::Binary(BinaryOp::Mul), &[e, p]).unwrap();
+    let r = fused.add(Op::Binary(BinaryOp::Add), &[t, ep]).unwrap();
+    fused.outputs = vec![r];
     let args = [x, y];
     let inputs = Inputs { args: &args, params: &[], data: &[] };
-    for threads in [1, 2] {
-        for exact_math in [false, true] {
+    for (what_g, g) in [("x^y", &g), ("tanh(y) + exp(-x)*x^y", &fused)] {
+        for (threads, exact_math) in [(1, false), (1, true), (2, false), (2, true)] {
             let opts = Options { threads, min_parallel_len: 1 << 18, simd: true, verify: false, exact_math };
-            let k = codegen::compile_with(&g, &opts).unwrap();
+            let k = codegen::compile_with(g, &opts).unwrap();
             let mut times: Vec<f64> = (0..31)
                 .map(|_| {
                     let t0 = std::time::Instant::now();
@@ -664,8 +672,8 @@ fn pow_speed_inline_against_the_shim() {
                 })
                 .collect();
             times.sort_by(f64::total_cmp);
-            let what = if exact_math { "shim (libm pow)" } else { "inline" };
-            println!("pow over 10^6 f64, {threads} thread(s), {what}: median {:.2} ms", times[15]);
+            let what = if exact_math { "shims (libm)" } else { "inline" };
+            println!("{what_g} over 10^6 f64, {threads} thread(s), {what}: median {:.2} ms", times[15]);
         }
     }
 }

@@ -51,6 +51,23 @@
 //! value except in double-rounding cases, about 2⁻²⁹ of them; glibc's `powf` is itself not
 //! correctly rounded). Checked on ≥ 10⁶ pairs by `compiler/tests/polymath.rs`.
 //!
+//! # Speed
+//!
+//! About 220 floating-point operations and 80 bit, compare and select operations per
+//! element (an `f64x2` does two at once): seven exact products without FMA, two polynomials
+//! of degree 11 and 13, one division, in one dependency chain. It is **slower than glibc's
+//! table-driven scalar `pow`** (about 12 ns a call here): on 10⁶ `f64` pairs,
+//! `x ∈ [0.1, 10)`, `y ∈ [−5, 5)`, one thread, the inline form takes 35–65 ms against the
+//! shim's 12.5–16 ms, and in a fused region `tanh(y) + exp(−x)·x^y` 40–48 ms against 33–35 ms
+//! with every function through its shim (`tests/polymath.rs`,
+//! `pow_speed_inline_against_the_shim`, medians of 31 runs, on the shared 2-core machine
+//! under load; `benches/pow.gd`: `sum(x ^ y)` 36–42 ms with the JIT, 10.9 ms interpreted).
+//! The loop body (about 300 instructions for two lanes) is one dependency chain longer than
+//! the reorder window, so consecutive vectors hardly overlap: it is latency-bound. What it buys: a region holding a `pow` keeps its vector loop (a shim call
+//! makes the whole region scalar), and no call per element. A table-driven `log₂` and `2^z`
+//! (as glibc's, the lanes' table entries loaded one by one) would be the way to make it
+//! faster; [`Options::exact_math`](super::Options::exact_math) gives the shim meanwhile.
+//!
 //! References: T. J. Dekker, *A floating-point technique for extending the available
 //! precision* (1971) for the exact product and double-double arithmetic; Sun's fdlibm
 //! `e_pow.c` for the shape (a double-double `log₂`, the product split, `2^z` with a
