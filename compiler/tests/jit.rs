@@ -164,6 +164,7 @@ fn agree_inputs_with(what: &str, g: &Graph, inputs: &Inputs, exact: Exact, fast:
 fn approximated(g: &Graph) -> bool {
     g.ids().any(|id| match g.op(id) {
         Op::Unary(u) => g.args(id).first().is_some_and(|&a| codegen::ulp_bound(*u, g.ty(a).dtype).is_some()),
+        Op::Binary(b) => g.args(id).first().is_some_and(|&a| codegen::binary_ulp_bound(*b, g.ty(a).dtype).is_some()),
         _ => false,
     })
 }
@@ -353,6 +354,73 @@ fn approximated_unary_ops_agree_within_their_ulp_bounds() {
                             (ord(a) - ord(b)).unsigned_abs() <= bound as u128
                         };
                         assert!(ok, "{} {d} ({opts:?}) element {i} of {:?}: jit {a:#x}, interp {b:#x}", u.name(), args[0]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The inline `pow` (the default) in a fused region — `pow(|x| + c, y)` beside other
+/// members reading it, and `pow(x, y)` on special and negative values — element by element
+/// within its documented ulp bound, specials exact, the same bits under every option set.
+#[test]
+fn inline_pow_in_fused_regions_is_within_its_ulp_bound() {
+    let mut rng = Rng::seed_from_u64(12);
+    for d in [DType::F64, DType::F32] {
+        let bound = codegen::binary_ulp_bound(BinaryOp::Pow, d).expect("an inline pow");
+        for shape in SHAPES.iter().copied().chain([&[150usize][..], &[3, 67][..], &[1001][..]]) {
+            let n: usize = shape.iter().product();
+            // y: small integers (x < 0 keeps a real result), non-integers, large |y|.
+            let ys: Vec<f64> = (0..n)
+                .map(|i| match i % 4 {
+                    0 => (rng.uniform_range(-9.0, 9.0)).round(),
+                    1 => rng.uniform_range(-3.0, 3.0),
+                    2 => rng.uniform_range(-200.0, 200.0),
+                    _ => rng.uniform_range(-30.0, 30.0),
+                })
+                .collect();
+            let (x, y) = match d {
+                DType::F64 => (sample(d, shape, 3, &mut rng), t_f64(shape, ys)),
+                _ => (sample(d, shape, 3, &mut rng), t_f32(shape, ys.iter().map(|&v| v as f32).collect())),
+            };
+            let mut g = Graph::new("t");
+            let (a, b) = (input(&mut g, 0, &x), input(&mut g, 1, &y));
+            // A fused chain around pow: |x| + 0.5 as the base, pow read again by a product.
+            let abs = g.add(Op::Unary(UnaryOp::Abs), &[a]).unwrap();
+            let half = if d == DType::F64 { t_f64(&[], vec![0.5]) } else { t_f32(&[], vec![0.5]) };
+            let c = g.add(Op::Const(Const(Arc::new(half))), &[]).unwrap();
+            let cb = g.add(Op::Broadcast { shape: shape.to_vec() }, &[c]).unwrap();
+            let base = g.add(Op::Binary(BinaryOp::Add), &[abs, cb]).unwrap();
+            let p1 = g.add(Op::Binary(BinaryOp::Pow), &[base, b]).unwrap();
+            let p2 = g.add(Op::Binary(BinaryOp::Pow), &[a, b]).unwrap();
+            let twice = g.add(Op::Binary(BinaryOp::Mul), &[p1, cb]).unwrap();
+            g.outputs = vec![p1, p2, twice];
+            let args = [x, y];
+            let inputs = Inputs { args: &args, params: &[], data: &[] };
+            let want = run(&g, &inputs).unwrap();
+            let mut first: Option<Vec<Tensor>> = None;
+            for opts in variants() {
+                let opts = Options { exact_math: false, ..opts };
+                let got = compile(&g, &opts).run(&inputs).unwrap();
+                let sign = if d == DType::F64 { 1u64 << 63 } else { 1 << 31 };
+                let inf = if d == DType::F64 { 0x7ff0_0000_0000_0000 } else { 0x7f80_0000 };
+                let ord = |b: u64| if b & sign != 0 { -((b & !sign) as i128) } else { b as i128 };
+                for (k, (o, w)) in got.iter().zip(&want).enumerate() {
+                    for (i, (&a, &b)) in key(o).2.iter().zip(&key(w).2).enumerate() {
+                        let special = b == u64::MAX || (b & !sign) == 0 || (b & !sign) == inf;
+                        // The product `twice` rounds once more: one ulp of slack.
+                        let slack = if k == 2 { 1 } else { 0 };
+                        let ok = if special { a == b } else { (ord(a) - ord(b)).unsigned_abs() <= (bound + slack) as u128 };
+                        assert!(ok, "pow {d} ({opts:?}) output {k} element {i} of {:?}: jit {a:#x}, interp {b:#x}", args);
+                    }
+                }
+                match &first {
+                    None => first = Some(got),
+                    Some(f) => {
+                        for (a, b) in got.iter().zip(f) {
+                            assert_eq!(key(a), key(b), "pow {d} ({opts:?}): not the bits of the first option set");
+                        }
                     }
                 }
             }

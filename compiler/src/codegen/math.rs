@@ -3,10 +3,10 @@
 //! function the interpreter applies ([`crate::ir::scalar`]), registered with the JIT under
 //! its name, so the JIT's results are the interpreter's bit for bit by construction.
 //!
-//! By default the hot ones (`exp log sin cos tan tanh sigmoid erf softplus gelu`) are inline
-//! approximations (`polymath.rs`), which call these only for out-of-range arguments of
-//! `sin`/`cos`/`tan`; these are the exact path ([`super::Options::exact_math`]) and the only
-//! one for `pow` and `rem`.
+//! By default the hot ones (`exp log sin cos tan tanh sigmoid erf softplus gelu`, and `pow`)
+//! are inline approximations (`polymath.rs`, `polypow.rs`), which call these only for
+//! out-of-range arguments of `sin`/`cos`/`tan`; these are the exact path
+//! ([`super::Options::exact_math`]) and the only one for `rem`.
 
 use gradc_runtime::tensor::DType;
 

@@ -27,8 +27,10 @@
 //!   [`crate::ir::scalar`] op by op. Functions with no Cranelift instruction: `exp`, `log`,
 //!   `sin`, `cos`, `tan`, `tanh`, `sigmoid`, `erf`, `softplus`, `gelu` are inline
 //!   polynomial approximations (`polymath.rs`, vectorized, each within a documented bound,
-//!   [`ulp_bound`]) unless [`Options::exact_math`]; `pow` and float `rem`, and all of them
-//!   with `exact_math`, call shims (`math.rs`) that run the interpreter's own scalar code.
+//!   [`ulp_bound`]), and float `pow` too (`polypow.rs`: a double-double `log₂` and `2^z`,
+//!   special cases by lane masks, [`binary_ulp_bound`]), unless [`Options::exact_math`];
+//!   float `rem`, and all of them with `exact_math`, call shims (`math.rs`) that run the
+//!   interpreter's own scalar code.
 //! - `exec.rs`: runs the steps, splits large regions and scans across threads by chunks of
 //!   their outermost level ([`Options::threads`], [`Options::min_parallel_len`]; a region
 //!   accumulating across its outermost axis stays on one thread, so a big one does not take
@@ -57,7 +59,8 @@
 //! With [`Options::exact_math`]: bit for bit, except NaN payloads, for everything
 //! elementwise (the same IEEE operations in the same order; the same libm calls through the
 //! shims; the same `powi` products). By default the approximated functions are within
-//! their [`ulp_bound`] of libm (special values exact), and everything else is bit for bit.
+//! their [`ulp_bound`] (`pow`: [`binary_ulp_bound`]) of libm (special values exact), and
+//! everything else is bit for bit.
 //! Either way the vector loop, the scalar tail and every thread split give the same bits
 //! (the approximations are the same instructions lane for lane), so results do not depend
 //! on [`Options::simd`] or [`Options::threads`]. Bit for bit too for
@@ -85,6 +88,7 @@ mod math;
 mod ops;
 mod plan;
 mod polymath;
+mod polypow;
 mod pool;
 mod scan;
 
@@ -99,6 +103,7 @@ use gradc_runtime::tensor::Tensor;
 
 pub use jit::Jit;
 pub use polymath::ulp_bound;
+pub use polypow::binary_ulp_bound;
 
 use crate::interp::{EvalError, Inputs};
 use crate::ir::{Graph, NodeId, Op};
@@ -115,9 +120,10 @@ pub struct Options {
     pub simd: bool,
     /// Cranelift's IR verifier (on in debug builds and tests).
     pub verify: bool,
-    /// `exp`, `log`, `sin`, `cos`, `tan`, `tanh`, `sigmoid` through the interpreter's libm
-    /// calls (bit for bit the interpreter's) instead of the inline approximations of
-    /// `polymath.rs` (within [`ulp_bound`]; the default, and vectorized).
+    /// `exp`, `log`, `sin`, `cos`, `tan`, `tanh`, `sigmoid`, `erf`, `softplus`, `gelu` and
+    /// float `pow` through the interpreter's libm calls (bit for bit the interpreter's)
+    /// instead of the inline approximations of `polymath.rs` and `polypow.rs` (within
+    /// [`ulp_bound`] and [`binary_ulp_bound`]; the default, and vectorized).
     pub exact_math: bool,
 }
 

@@ -41,9 +41,14 @@ pub(super) fn vec_ty(d: DType, lanes: usize) -> Option<Type> {
 pub(super) fn calls(op: &Op, d: DType, exact_math: bool) -> bool {
     match op {
         Op::Unary(u) => math::unary(*u, d).is_some() && (exact_math || !super::polymath::inline(*u, d)),
-        Op::Binary(b) => math::binary(*b, d).is_some(),
+        Op::Binary(b) => math::binary(*b, d).is_some() && (exact_math || !pow_inline(*b, d)),
         _ => false,
     }
+}
+
+/// Whether the binary op `b` on `d` is the inline `pow` of `polypow.rs` (unless `exact_math`).
+fn pow_inline(b: BinaryOp, d: DType) -> bool {
+    super::polypow::binary_ulp_bound(b, d).is_some()
 }
 
 pub(super) fn little() -> MemFlagsData {
@@ -154,6 +159,7 @@ impl Em<'_, '_> {
             }
             Op::Binary(b) => {
                 (float && !matches!(b, B::Rem | B::Pow | B::And | B::Or | B::Xor))
+                    || (float && !self.exact_math && pow_inline(*b, d))
                     || (d == DType::Bool && matches!(b, B::And | B::Or | B::Xor | B::Eq | B::Ne))
             }
             Op::PowInt(_) => float,
@@ -211,6 +217,7 @@ impl Em<'_, '_> {
                     B::Sub => self.b.ins().fsub(x, y),
                     B::Mul => self.b.ins().fmul(x, y),
                     B::Div => self.b.ins().fdiv(x, y),
+                    B::Pow => self.fast_pow(x, y),
                     B::Max | B::Min => {
                         let cc = if *b == B::Max { FloatCC::GreaterThanOrEqual } else { FloatCC::LessThanOrEqual };
                         let first = self.b.ins().fcmp(cc, x, y);
@@ -344,6 +351,7 @@ impl Em<'_, '_> {
                 B::Sub => self.b.ins().fsub(a, b),
                 B::Mul => self.b.ins().fmul(a, b),
                 B::Div => self.b.ins().fdiv(a, b),
+                B::Pow if !self.exact_math && pow_inline(op, d) => self.fast_pow(a, b),
                 B::Rem | B::Pow => {
                     let name = math::binary(op, d).expect("a float shim");
                     self.call_shim(name, scalar_ty(d), &[a, b])

@@ -63,7 +63,9 @@
 //! - `gelu`: the interpreter's formula `(0.5·x)·(1 + erf(x/√2))` (the same operations, the
 //!   division by `√2` included) on the inline `erf`, so `gelu(x) = −0` where `erf(x/√2)`
 //!   rounds to −1 (x < −8.3) and `gelu(−inf) = NaN`, as the reference.
-//! - `pow` has no inline form (the shim).
+//! - `pow` (a binary op) is inline too, in its own file (`polypow.rs`: a double-double
+//!   `log₂` and `2^z`, its bound [`binary_ulp_bound`](super::binary_ulp_bound): 2 ulp in
+//!   `f64`, 1 in `f32`).
 //!
 //! # Bounds
 //!
@@ -158,8 +160,8 @@ pub(super) fn inline(u: UnaryOp, d: DType) -> bool {
     ulp_bound(u, d).is_some()
 }
 
-const SHIFT: f64 = 6755399441055744.0; // 1.5 · 2^52
-const SHIFT_BITS: i64 = 0x4338_0000_0000_0000;
+pub(super) const SHIFT: f64 = 6755399441055744.0; // 1.5 · 2^52
+pub(super) const SHIFT_BITS: i64 = 0x4338_0000_0000_0000;
 const SIGN: i64 = i64::MIN;
 
 // exp: fdlibm's split of ln 2 (e_exp.c).
@@ -178,7 +180,7 @@ const LG: [f64; 7] = [
     1.531383769920937332e-01,
     1.479819860511658591e-01,
 ];
-const SQRT_HALF_BITS: i64 = 0x3fe6_a09e_667f_3bcd;
+pub(super) const SQRT_HALF_BITS: i64 = 0x3fe6_a09e_667f_3bcd;
 
 // sin/cos: fdlibm e_rem_pio2.c's π/2 in 33-bit parts and a tail; k_sin.c and k_cos.c.
 const TWO_OVER_PI: f64 = std::f64::consts::FRAC_2_PI;
@@ -348,22 +350,32 @@ impl Em<'_, '_> {
 
     /// The `f64` code on `x`, widening `f32` lanes and rounding back.
     fn widened(&mut self, u: UnaryOp, x: Value) -> Value {
-        let ty = self.b.func.dfg.value_type(x);
+        self.widened_n(&[x], |em, a| em.f64_fn(u, a[0]))
+    }
+
+    /// `f` (the `f64` code) on the operands `xs` (all of one type), widening `f32` lanes
+    /// (an `f32x4` as two `f64x2` halves) and rounding the result back once.
+    pub(super) fn widened_n(&mut self, xs: &[Value], f: impl Fn(&mut Self, &[Value]) -> Value) -> Value {
+        let ty = self.b.func.dfg.value_type(xs[0]);
         match ty {
-            types::F64 | types::F64X2 => self.f64_fn(u, x),
+            types::F64 | types::F64X2 => f(self, xs),
             types::F32 => {
-                let w = self.b.ins().fpromote(types::F64, x);
-                let r = self.f64_fn(u, w);
+                let w: Vec<Value> = xs.iter().map(|&x| self.b.ins().fpromote(types::F64, x)).collect();
+                let r = f(self, &w);
                 self.b.ins().fdemote(types::F32, r)
             }
             types::F32X4 => {
-                let lo = self.b.ins().fvpromote_low(x);
-                let xi = self.b.ins().bitcast(types::I64X2, little(), x);
-                let hi_bits = self.b.ins().extractlane(xi, 1);
-                let hi = self.b.ins().scalar_to_vector(types::I64X2, hi_bits);
-                let hi = self.b.ins().bitcast(types::F32X4, little(), hi);
-                let hi = self.b.ins().fvpromote_low(hi);
-                let (lo, hi) = (self.f64_fn(u, lo), self.f64_fn(u, hi));
+                let (mut los, mut his) = (Vec::new(), Vec::new());
+                for &x in xs {
+                    let lo = self.b.ins().fvpromote_low(x);
+                    let xi = self.b.ins().bitcast(types::I64X2, little(), x);
+                    let hi_bits = self.b.ins().extractlane(xi, 1);
+                    let hi = self.b.ins().scalar_to_vector(types::I64X2, hi_bits);
+                    let hi = self.b.ins().bitcast(types::F32X4, little(), hi);
+                    los.push(lo);
+                    his.push(self.b.ins().fvpromote_low(hi));
+                }
+                let (lo, hi) = (f(self, &los), f(self, &his));
                 let lo = self.b.ins().fvdemote(lo);
                 let hi = self.b.ins().fvdemote(hi);
                 let lo = self.b.ins().bitcast(types::I64X2, little(), lo);
@@ -394,7 +406,7 @@ impl Em<'_, '_> {
 
     // --- helpers over scalar or vector ------------------------------------------------
 
-    fn splat_f(&mut self, ty: Type, x: f64) -> Value {
+    pub(super) fn splat_f(&mut self, ty: Type, x: f64) -> Value {
         let s = if ty.lane_type() == types::F64 {
             self.b.ins().f64const(Ieee64::with_bits(x.to_bits()))
         } else {
@@ -407,7 +419,7 @@ impl Em<'_, '_> {
         }
     }
 
-    fn splat_i(&mut self, ity: Type, x: i64) -> Value {
+    pub(super) fn splat_i(&mut self, ity: Type, x: i64) -> Value {
         let s = self.b.ins().iconst(types::I64, x);
         if ity.is_vector() {
             self.b.ins().splat(ity, s)
@@ -416,12 +428,12 @@ impl Em<'_, '_> {
         }
     }
 
-    fn k(&mut self, x: Value, c: f64) -> Value {
+    pub(super) fn k(&mut self, x: Value, c: f64) -> Value {
         let ty = self.b.func.dfg.value_type(x);
         self.splat_f(ty, c)
     }
 
-    fn int_ty(ty: Type) -> Type {
+    pub(super) fn int_ty(ty: Type) -> Type {
         if ty.is_vector() {
             types::I64X2
         } else {
@@ -429,19 +441,19 @@ impl Em<'_, '_> {
         }
     }
 
-    fn bits_of(&mut self, x: Value) -> Value {
+    pub(super) fn bits_of(&mut self, x: Value) -> Value {
         let ty = self.b.func.dfg.value_type(x);
         self.b.ins().bitcast(Self::int_ty(ty), little(), x)
     }
 
-    fn float_of(&mut self, i: Value) -> Value {
+    pub(super) fn float_of(&mut self, i: Value) -> Value {
         let ity = self.b.func.dfg.value_type(i);
         let ty = if ity.is_vector() { types::F64X2 } else { types::F64 };
         self.b.ins().bitcast(ty, little(), i)
     }
 
     /// `c ? a : b` for a condition from `fcmp`/`icmp` on the same shape.
-    fn sel(&mut self, c: Value, a: Value, b: Value) -> Value {
+    pub(super) fn sel(&mut self, c: Value, a: Value, b: Value) -> Value {
         let ty = self.b.func.dfg.value_type(a);
         if ty.is_vector() {
             let m = self.b.ins().bitcast(ty, little(), c);
@@ -451,35 +463,35 @@ impl Em<'_, '_> {
         }
     }
 
-    fn fcmp_k(&mut self, cc: FloatCC, x: Value, c: f64) -> Value {
+    pub(super) fn fcmp_k(&mut self, cc: FloatCC, x: Value, c: f64) -> Value {
         let k = self.k(x, c);
         self.b.ins().fcmp(cc, x, k)
     }
 
-    fn mul_k(&mut self, x: Value, c: f64) -> Value {
+    pub(super) fn mul_k(&mut self, x: Value, c: f64) -> Value {
         let k = self.k(x, c);
         self.b.ins().fmul(x, k)
     }
 
-    fn add_k(&mut self, x: Value, c: f64) -> Value {
+    pub(super) fn add_k(&mut self, x: Value, c: f64) -> Value {
         let k = self.k(x, c);
         self.b.ins().fadd(x, k)
     }
 
-    fn iadd_k(&mut self, i: Value, c: i64) -> Value {
+    pub(super) fn iadd_k(&mut self, i: Value, c: i64) -> Value {
         let ity = self.b.func.dfg.value_type(i);
         let k = self.splat_i(ity, c);
         self.b.ins().iadd(i, k)
     }
 
-    fn band_k(&mut self, i: Value, c: i64) -> Value {
+    pub(super) fn band_k(&mut self, i: Value, c: i64) -> Value {
         let ity = self.b.func.dfg.value_type(i);
         let k = self.splat_i(ity, c);
         self.b.ins().band(i, k)
     }
 
     /// Horner: `((c[n-1]·z + c[n-2])·z + …)·z + c[0]`.
-    fn horner(&mut self, z: Value, c: &[f64]) -> Value {
+    pub(super) fn horner(&mut self, z: Value, c: &[f64]) -> Value {
         let mut p = self.k(z, c[c.len() - 1]);
         for &ci in c[..c.len() - 1].iter().rev() {
             let t = self.b.ins().fmul(p, z);
@@ -489,7 +501,7 @@ impl Em<'_, '_> {
     }
 
     /// `2^k` for integer-valued `kf` in [-1022, 1023], through `t = kf + SHIFT`.
-    fn pow2(&mut self, kf: Value) -> Value {
+    pub(super) fn pow2(&mut self, kf: Value) -> Value {
         let t = self.add_k(kf, SHIFT);
         let bits = self.bits_of(t);
         // (SHIFT_BITS + k + 1023) << 52 = (k + 1023) << 52 (mod 2^64): SHIFT_BITS's low 12 bits are 0.
