@@ -369,7 +369,7 @@ fn take_rows(t: &Tensor, rows: &[usize]) -> Result<Tensor, gradc_runtime::tensor
 }
 
 /// Fresh values for every random draw of the arguments, in order.
-fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
+pub(super) fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
     let mut out = Vec::with_capacity(draws.len());
     for d in draws {
         let n = gradc_runtime::tensor::checked_len(d.ty.dtype, &d.ty.shape)
@@ -378,6 +378,7 @@ fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
             .map(|_| match d.draw {
                 hir::RandomDraw::Normal { mean, std } => mean + std * rng.normal_f64(),
                 hir::RandomDraw::Uniform { lo, hi } => rng.uniform_range(lo, hi),
+                hir::RandomDraw::Rademacher => if rng.next_u64() >> 63 == 1 { 1.0 } else { -1.0 },
             })
             .collect();
         out.push(Tensor::from_f64s(d.ty.dtype, d.ty.shape.clone(), &values).expect("lengths match"));

@@ -6,5 +6,6 @@
 pub mod simplify;
 pub mod emit;
 pub mod jvp;
+pub mod taylor;
 pub mod transpose;
 pub mod inline;
