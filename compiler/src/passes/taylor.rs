@@ -369,7 +369,7 @@ fn prod(e: &mut Emitter, u: &Series, axes: &[usize], y: NodeId) -> Series {
             n += 1;
         }
         let h = n / 2;
-        let mut half = |e: &mut Emitter, lo: usize, hi: usize| -> Series {
+        let half = |e: &mut Emitter, lo: usize, hi: usize| -> Series {
             cur.iter()
                 .map(|c| {
                     c.map(|x| {
