@@ -8,7 +8,11 @@
 //! - `jvp` is the forward pass; `grad`, `value_and_grad` and `vjp` are linearize + transpose;
 //! - `jacobian` stacks one forward pass per input entry, or one reverse pass per output
 //!   entry, whichever is fewer (the checker chose the mode);
-//! - `hessian` is forward over reverse (the forward Jacobian of `grad`), `hvp` the JVP of `grad`.
+//! - `hessian` is forward over reverse (the forward Jacobian of `grad`), `hvp` the JVP of `grad`;
+//! - `taylor`, `diff` and `laplacian` are the Taylor pass (`passes::taylor`): the stacked
+//!   coefficients, `n! c_n` along 1, and `Σᵢ 2 c₂` along each basis direction — or, with
+//!   `samples = S`, the mean of `2 c₂` along `S` Rademacher directions that are a
+//!   `Source::Random` input, drawn afresh at every evaluation (`lower::draws_as_args`).
 //!
 //! Every graph is simplified after each pass, which is what keeps nested derivatives small.
 
