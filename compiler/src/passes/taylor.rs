@@ -201,7 +201,12 @@ fn rule(e: &mut Emitter, op: &Op, s: &[Series], y: NodeId, order: usize) -> Seri
                     minus(e, s[0][k], qw)
                 })
             }
-            B::Pow if is_constant(&s[1]) => series::pow_const(e, &s[0], x[1], y),
+            // A constant integral exponent is `powi`'s exact product, also at x = 0 (where
+            // the general recurrence divides by x).
+            B::Pow if is_constant(&s[1]) => match integral(e, x[1]) {
+                Some(n) => powi(e, &s[0], n, y),
+                None => series::pow_const(e, &s[0], x[1], y),
+            },
             B::Pow => {
                 // exp(p log x), with both series.
                 let l0 = e.unary(U::Log, x[0]);
@@ -295,6 +300,17 @@ fn rule(e: &mut Emitter, op: &Op, s: &[Series], y: NodeId, order: usize) -> Seri
             each(e, y, order, &mut |e, k| rs[k - 1].map(|c| scaled(e, c, 1.0 / k as f64)))
         }
     }
+}
+
+/// The value of a constant (possibly broadcast) node that is the same small integer
+/// everywhere.
+fn integral(e: &Emitter, n: NodeId) -> Option<i64> {
+    let v = match e.graph.op(n) {
+        Op::Const(c) => c.splat()?,
+        Op::Broadcast { .. } => return integral(e, e.graph.args(n)[0]),
+        _ => return None,
+    };
+    (v.fract() == 0.0 && v.abs() <= 64.0).then_some(v as i64)
 }
 
 /// `x^n` by binary exponentiation of series (exact where `x = 0`, unlike `exp(n log x)`);
