@@ -187,9 +187,9 @@ impl<'c> Runner<'c> {
             Stmt::Bench { call, iters, label, span } => {
                 let (graph, draws) = self.graph("bench", &[call])?;
                 let exe = self.compile(graph);
-                // Fresh directions for every run (a pool of 64 reused in turn when the count
-                // is adaptive), drawn outside the timed region.
-                let pool = if draws.is_empty() { 1 } else { iters.unwrap_or(64).clamp(1, 4096) };
+                // Fresh directions for every run, the warm-up included (a pool of 64 reused
+                // in turn when the count is adaptive), drawn outside the timed region.
+                let pool = if draws.is_empty() { 1 } else { iters.map_or(64, |n| n + 1).clamp(1, 4096) };
                 let mut args = Vec::with_capacity(pool);
                 for _ in 0..pool {
                     args.push(train::draw_all(&draws, &mut self.rng.borrow_mut())?);
