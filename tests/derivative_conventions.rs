@@ -37,3 +37,16 @@ fn named_derived_functions_compose() {
     let out = output("fn f(x: f64) -> f64 { x ^ 3 }\nprint grad(grad(grad(f)))(0.0);\n");
     assert_eq!(out, "6.0\n");
 }
+
+#[test]
+fn taylor_mode_follows_the_same_conventions_at_every_order() {
+    let out = output(
+        "fn m() -> f64[3] { let v: f64[3] = [1.0, 2.0, 4.0]; taylor(|x: f64[3]| max(x), order = 2)([1.0, 3.0, 3.0], v) }\n\
+         print diff(relu, 1)(0.0), diff(abs, 2)(0.0), diff(floor, 1)(1.5), diff(sign, 2)(0.5);\n\
+         print diff(|x: f64| max(x, 1.0), 1)(1.0), diff(|x: f64| min(1.0, x), 1)(1.0);\n\
+         print m(), diff(|x: f64| x ^ 3, 3)(0.0);\n",
+    );
+    // As in first order, and every higher coefficient follows the same branch; a `max`
+    // reduction at a tie averages the tied elements' coefficients; `x ^ 3` is exact at 0.
+    assert_eq!(out, "0.0 0.0 0.0 0.0\n1.0 0.0\n[3.0, 3.0, 0.0] 6.0\n");
+}

@@ -56,6 +56,7 @@ fn inputs_for(graph: &Graph, sample: usize) -> [Vec<Tensor>; 3] {
             Source::Arg(i) => (0, i),
             Source::Param(i) => (1, i),
             Source::Data(i) => (2, i),
+            Source::Random(_) => unreachable!("function graphs of these programs draw nothing"),
         };
         let slot = &mut slots[kind];
         if slot.len() <= i as usize {

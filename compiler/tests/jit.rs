@@ -752,6 +752,7 @@ fn inputs_for(g: &Graph, seed: u64) -> (Vec<Tensor>, Vec<Tensor>, Vec<Tensor>) {
             Source::Arg(k) => (&mut args, k),
             Source::Param(k) => (&mut params, k),
             Source::Data(k) => (&mut data, k),
+            Source::Random(_) => unreachable!("the graphs here come from statements, whose draws are arguments"),
         };
         while list.len() < k as usize {
             list.push(Tensor::scalar_f64(0.0));

@@ -54,6 +54,10 @@ pub struct Runner<'c> {
     backend: Backend,
     threads: Option<usize>,
     cache: exec::Cache,
+    /// The run's generator after the params' initialisers: the random directions of
+    /// stochastic operators in statements (`print`, `assert`, `bench`) come from it, fresh at
+    /// every evaluation. (`train` blocks draw from their own, checkpointed, generator.)
+    rng: std::cell::RefCell<gradc_runtime::rng::Rng>,
 }
 
 /// Runs every statement of a checked program, printing to `out`.
@@ -87,7 +91,8 @@ impl<'c> Runner<'c> {
         let mut rng = gradc_runtime::rng::Rng::seed_from_u64(options.seed);
         let params = program.params.iter().map(|p| init::param(p, &mut rng)).collect::<RunResult<_>>()?;
         let data = program.data.iter().map(init::data).collect::<RunResult<_>>()?;
-        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone(), backend: options.backend, threads: options.threads, cache: exec::Cache::default() })
+        let rng = std::cell::RefCell::new(rng);
+        Ok(Runner { checked, params, data, seed: options.seed, quiet: options.quiet, resume: options.resume.clone(), backend: options.backend, threads: options.threads, cache: exec::Cache::default(), rng })
     }
 
     /// A graph compiled for this run's backend (once per distinct graph).
@@ -180,10 +185,21 @@ impl<'c> Runner<'c> {
             Stmt::Save { path, span } => self.save(path, *span),
             Stmt::Load { path, span } => self.load(path, *span),
             Stmt::Bench { call, iters, label, span } => {
-                let exe = self.compile(self.graph("bench", &[call])?);
-                let inputs = Inputs { args: &[], params: &self.params, data: &self.data };
-                let stats = bench::measure(*iters, || exe.run(&inputs).map(|_| ()))
-                    .map_err(|(n, e)| eval_error(exe.graph(), n, e, *span))?;
+                let (graph, draws) = self.graph("bench", &[call])?;
+                let exe = self.compile(graph);
+                // Fresh directions for every run, the warm-up included (a pool of 64 reused
+                // in turn when the count is adaptive), drawn outside the timed region.
+                let pool = if draws.is_empty() { 1 } else { iters.map_or(64, |n| n + 1).clamp(1, 4096) };
+                let mut args = Vec::with_capacity(pool);
+                for _ in 0..pool {
+                    args.push(train::draw_all(&draws, &mut self.rng.borrow_mut())?);
+                }
+                let mut next = args.iter().cycle();
+                let stats = bench::measure(*iters, || {
+                    let a = next.next().expect("a cycle never ends");
+                    exe.run(&Inputs { args: a, params: &self.params, data: &self.data }).map(|_| ())
+                })
+                .map_err(|(n, e)| eval_error(exe.graph(), n, e, *span))?;
                 let _ = writeln!(out, "{}", bench::report(label, &stats));
                 Ok(())
             }
@@ -191,17 +207,20 @@ impl<'c> Runner<'c> {
         }
     }
 
-    /// Lowers and simplifies the expressions of a statement into one graph.
-    fn graph(&self, name: &str, bodies: &[&Body]) -> RunResult<Graph> {
-        let graph = lower::lower_bodies(&self.checked.program, name, bodies)?;
-        Ok(simplify(&graph))
+    /// Lowers and simplifies the expressions of a statement into one graph, with the random
+    /// draws (of stochastic operators) that are its arguments.
+    fn graph(&self, name: &str, bodies: &[&Body]) -> RunResult<(Graph, Vec<lower::Draw>)> {
+        let (graph, draws) = lower::lower_bodies_with_draws(&self.checked.program, name, bodies)?;
+        Ok((simplify(&graph), draws))
     }
 
     /// The leaves of the values of `bodies`, in order.
     fn eval(&self, name: &str, bodies: &[&Body]) -> RunResult<Vec<Tensor>> {
-        let exe = self.compile(self.graph(name, bodies)?);
+        let (graph, draws) = self.graph(name, bodies)?;
+        let exe = self.compile(graph);
         let fallback = bodies.first().map(|b| b.value.span).unwrap_or_default();
-        self.eval_graph(&exe, &[], fallback)
+        let args = train::draw_all(&draws, &mut self.rng.borrow_mut())?;
+        self.eval_graph(&exe, &args, fallback)
     }
 
     /// `save "f.safetensors";`: every param under its name, written atomically.

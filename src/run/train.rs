@@ -60,6 +60,14 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         return Err(unsupported("a `train` of a lambda or a derivative operator", t.span));
     };
     let (loss, _) = lower::fn_graph(program, *loss_id)?;
+    // The random directions of stochastic operators in the loss: arguments after the loss's
+    // own, drawn afresh at every step from this block's generator (checkpointed, so a
+    // resumed run draws what the uninterrupted one would have).
+    let (loss, loss_draws) = {
+        let (graph, draws) = lower::draws_as_args(&loss.graph, loss.inputs.len() as u32);
+        let inputs = loss.inputs.iter().cloned().chain(draws.iter().map(|d| d.ty.clone())).collect();
+        (lower::FnGraph { graph, inputs, n_params: loss.n_params }, draws)
+    };
     let value = simplify(&loss.graph);
     // The float params the loss reads: the others keep their values.
     let read: Vec<Source> = value.inputs().map(|(_, s)| s).collect();
@@ -172,7 +180,10 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         runner.resume = None;
     }
     let validate = match &t.options.validate {
-        Some(body) => Some(runner.compile(simplify(&lower::lower_bodies(program, "validate", &[body])?))),
+        Some(body) => {
+            let (g, draws) = lower::lower_bodies_with_draws(program, "validate", &[body])?;
+            Some((runner.compile(simplify(&g)), draws))
+        }
         None => None,
     };
     let compile_time = compile_start.elapsed();
@@ -228,12 +239,13 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
             None => std::borrow::Cow::Owned(runner.eval_graph(&args_graph, &draw_all(&draws, &mut rng)?, t.span)?),
         };
         let rows_of_batch = &order.1[within * batch..(within + 1) * batch];
-        let args: Vec<Tensor> = full
+        let mut args: Vec<Tensor> = full
             .iter()
             .zip(&batched)
             .map(|(a, &b)| if b { take_rows(a, rows_of_batch) } else { Ok(a.clone()) })
             .collect::<Result<_, _>>()
             .map_err(|e| Box::new(Diagnostic::new(codes::OUT_OF_MEMORY, e.to_string(), t.span, "this `train`")))?;
+        args.extend(draw_all(&loss_draws, &mut rng)?);
         let mut objective = LossObjective { runner, compiled: &compiled, args: &args };
         let loss = optimizer.step(step as usize, &mut params, &mut objective, &mut rng)?;
         step += 1;
@@ -254,9 +266,9 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         if step.is_multiple_of(log_every) || step == total {
             train_history.push((step, loss));
             let val = match &validate {
-                Some(g) => {
+                Some((g, draws)) => {
                     runner.set_params(&compiled.trainable, &params);
-                    let v = runner.eval_graph(g, &[], t.span)?;
+                    let v = runner.eval_graph(g, &draw_all(draws, &mut rng)?, t.span)?;
                     v.first().and_then(Tensor::scalar_value)
                 }
                 None => None,
@@ -369,7 +381,7 @@ fn take_rows(t: &Tensor, rows: &[usize]) -> Result<Tensor, gradc_runtime::tensor
 }
 
 /// Fresh values for every random draw of the arguments, in order.
-fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
+pub(super) fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
     let mut out = Vec::with_capacity(draws.len());
     for d in draws {
         let n = gradc_runtime::tensor::checked_len(d.ty.dtype, &d.ty.shape)
@@ -378,6 +390,7 @@ fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
             .map(|_| match d.draw {
                 hir::RandomDraw::Normal { mean, std } => mean + std * rng.normal_f64(),
                 hir::RandomDraw::Uniform { lo, hi } => rng.uniform_range(lo, hi),
+                hir::RandomDraw::Rademacher => if rng.next_u64() >> 63 == 1 { 1.0 } else { -1.0 },
             })
             .collect();
         out.push(Tensor::from_f64s(d.ty.dtype, d.ty.shape.clone(), &values).expect("lengths match"));

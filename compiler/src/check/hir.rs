@@ -151,6 +151,9 @@ pub enum ExprKind {
 pub enum RandomDraw {
     Normal { mean: f64, std: f64 },
     Uniform { lo: f64, hi: f64 },
+    /// ±1 with equal odds: the directions of `laplacian(f, samples = S)`, which lowering
+    /// makes (never the checker).
+    Rademacher,
 }
 
 #[derive(Clone, Debug)]

@@ -103,6 +103,7 @@ fn source_name(s: Source) -> String {
         Source::Arg(k) => format!("argument {k}"),
         Source::Param(k) => format!("parameter {k}"),
         Source::Data(k) => format!("data input {k}"),
+        Source::Random(k) => format!("random draw {k} (lowering makes draws arguments)"),
     }
 }
 
@@ -120,6 +121,7 @@ impl<'a> Inputs<'a> {
             Source::Arg(k) => self.args.get(k as usize),
             Source::Param(k) => self.params.get(k as usize),
             Source::Data(k) => self.data.get(k as usize),
+            Source::Random(_) => None,
         }
     }
 }

@@ -63,6 +63,11 @@ pub enum Source {
     Arg(u32),
     Param(u32),
     Data(u32),
+    /// A fresh tensor of independent Rademacher (±1) entries, drawn at every evaluation
+    /// (the directions of `laplacian(f, samples = S)`). The number only tells draws apart;
+    /// the passes treat it as a constant, and lowering a statement or a loss turns it into an
+    /// `Arg` input that the runner fills from its seeded generator ([`crate::lower::Draw`]).
+    Random(u32),
 }
 
 /// Elementwise functions of one operand.
@@ -340,6 +345,7 @@ impl Op {
                 Source::Arg(k) => format!("arg{k}"),
                 Source::Param(k) => format!("param{k}"),
                 Source::Data(k) => format!("data{k}"),
+                Source::Random(k) => format!("random{k}"),
             },
             Op::Const(c) => format_const(c.tensor()),
             Op::Iota { axis, .. } => format!("axis={axis}"),

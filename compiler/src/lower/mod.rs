@@ -116,7 +116,8 @@ pub struct Draw {
     pub span: Span,
 }
 
-/// Like [`lower_bodies`], with random draws allowed: each becomes an `Arg` input.
+/// Like [`lower_bodies`], with random draws allowed: each becomes an `Arg` input (the
+/// Rademacher directions of stochastic operators too, see [`draws_as_args`]).
 pub fn lower_bodies_with_draws(program: &Program, name: &str, bodies: &[&Body]) -> LowerResult<(Graph, Vec<Draw>)> {
     let mut cx = Lowerer::new(program, name);
     let mut values = Vec::new();
@@ -124,8 +125,47 @@ pub fn lower_bodies_with_draws(program: &Program, name: &str, bodies: &[&Body]) 
         let mut frame = Frame::new(body);
         values.push(cx.expr(&mut frame, &body.value)?);
     }
-    let draws = std::mem::take(&mut cx.draws);
-    Ok((cx.finish(&values), draws))
+    let mut draws = std::mem::take(&mut cx.draws);
+    let next = cx.next_arg;
+    let (graph, more) = draws_as_args(&cx.finish(&values), next);
+    draws.extend(more);
+    Ok((graph, draws))
+}
+
+/// `g` with each `Source::Random` input replaced by a new argument `Arg(first_arg + j)`, and
+/// the Rademacher draws that fill them, in order. Function graphs keep random inputs as they
+/// are (a transform of a function with a stochastic operator treats its directions as
+/// constants); where a graph is finally evaluated (a statement, a loss) they become
+/// arguments that the runner draws afresh at every evaluation.
+pub fn draws_as_args(g: &Graph, first_arg: u32) -> (Graph, Vec<Draw>) {
+    let mut out = Graph::new(g.name.clone());
+    out.input_names = g.input_names.clone();
+    let mut map: Vec<Option<NodeId>> = vec![None; g.len()];
+    let mut draws: Vec<(Source, Draw)> = Vec::new();
+    for id in g.ids() {
+        let node = g.node(id);
+        let op = match &node.op {
+            Op::Input { source: s @ Source::Random(_), ty } => {
+                let input = match draws.iter().find(|(r, _)| r == s) {
+                    Some((_, d)) => d.input,
+                    None => {
+                        let input = first_arg + draws.len() as u32;
+                        let draw = Draw { input, draw: hir::RandomDraw::Rademacher, ty: ty.clone(), span: node.span.unwrap_or_default() };
+                        draws.push((*s, draw));
+                        input
+                    }
+                };
+                Op::Input { source: Source::Arg(input), ty: ty.clone() }
+            }
+            op => op.clone(),
+        };
+        let args: Vec<NodeId> = g.args(id).iter().map(|a| map[a.index()].expect("operands first")).collect();
+        out.current_span = node.span;
+        map[id.index()] = Some(out.push(op, node.ty.clone(), &args));
+    }
+    out.current_span = None;
+    out.outputs = g.outputs.iter().map(|o| map[o.index()].expect("outputs are copied")).collect();
+    (out, draws.into_iter().map(|(_, d)| d).collect())
 }
 
 /// The values of one body's locals while it is being lowered.
@@ -225,6 +265,7 @@ impl<'p> Lowerer<'p> {
                 (d.name.clone(), Ty::Tensor(d.ty.clone()))
             }
             Source::Arg(_) => unreachable!("arguments are made by `inputs_for`"),
+            Source::Random(_) => unreachable!("random inputs are copied by `inline_graph`"),
         };
         let n = self.add(Op::Input { source, ty: ir_type(&ty) }, &[], span)?;
         self.graph.input_names.push((source, name));

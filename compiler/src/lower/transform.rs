@@ -12,8 +12,14 @@
 //! - `vmap` is the batching pass ([`crate::passes::vmap`]) with every argument batched and the
 //!   captures not: it transforms whatever graph the inner operator produced, and any operator
 //!   can transform its result.
+//! - `taylor`, `diff` and `laplacian` are the Taylor pass (`passes::taylor`): the stacked
+//!   coefficients, `n! c_n` along 1, and `Σᵢ 2 c₂` along each basis direction — or, with
+//!   `samples = S`, the mean of `2 c₂` along `S` Rademacher directions that are a
+//!   `Source::Random` input, drawn afresh at every evaluation (`lower::draws_as_args`).
 //!
 //! Every graph is simplified after each pass, which is what keeps nested derivatives small.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use gradc_runtime::tensor::Tensor;
 
@@ -28,6 +34,7 @@ use crate::passes::emit::Emitter;
 use crate::passes::inline::inline;
 use crate::passes::jvp::jvp;
 use crate::passes::simplify::simplify;
+use crate::passes::taylor::taylor;
 use crate::passes::transpose::{vjp, NotLinear};
 use crate::passes::vmap::vmap;
 use crate::source::Span;
@@ -107,6 +114,9 @@ impl Lowerer<'_> {
             let at = node.span.unwrap_or(span);
             let new = match &node.op {
                 Op::Input { source: Source::Arg(k), .. } => args[*k as usize],
+                // Kept as it is through every function graph; `draws_as_args` turns it into
+                // an argument where a statement or a loss is finished.
+                Op::Input { source: Source::Random(_), .. } => self.add(node.op.clone(), &[], at)?,
                 Op::Input { source, .. } => self.source(*source, at)?,
                 op => {
                     let operands: Vec<NodeId> = g.args(id).iter().map(|a| map[a.index()].expect("operands first")).collect();
@@ -264,8 +274,21 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
             }
             return Ok(FnGraph { graph, inputs, n_params: p });
         }
-        Transform::Taylor { .. } | Transform::Diff { .. } | Transform::Laplacian { .. } | Transform::RGrad { .. } => {
-            return Err(unsupported(&format!("`{}`", op.name()), "Taylor mode and `rgrad` are later milestones of gradc; `gradc check` accepts this program", span));
+        Transform::Taylor { order, jet } => return Ok(taylor_coefficients(f, order, jet, &ret[0], name)),
+        Transform::Diff { n } => {
+            // n! c_n along v = 1.
+            let tg = simplify(&taylor(&f.graph, n, &[(arg(0), vec![arg_at(BASE, 0)])]));
+            let x_ty = f.inputs[0].clone();
+            let factorial: f64 = (1..=n).map(|k| k as f64).product();
+            compose(name, &f.inputs, |e, ins| {
+                let outs = inline(e, &tg, &mut |e, k| if k == BASE { e.splat(&x_ty, 1.0) } else { ins[k as usize] });
+                vec![if n == 0 { outs[0] } else { e.scale(outs[n], factorial) }]
+            })
+        }
+        Transform::Laplacian { samples: None } => laplacian(f, name),
+        Transform::Laplacian { samples: Some(s) } => return Ok(stochastic_laplacian(f, s, name)),
+        Transform::RGrad { .. } => {
+            return Err(unsupported("`rgrad`", "`rgrad` is a later milestone of gradc; `gradc check` accepts this program", span));
         }
     };
     Ok(FnGraph { graph, inputs: f.inputs.clone(), n_params: p })
@@ -285,6 +308,84 @@ fn basis(e: &mut Emitter, ty: &Type, i: usize) -> NodeId {
     values[i] = 1.0;
     let t = Tensor::from_f64s(ty.dtype, ty.shape.clone(), &values).expect("the length is the shape's");
     e.add(Op::Const(Const(std::sync::Arc::new(t))), &[])
+}
+
+/// `taylor(f, order = K)(x, v)` (`jet`: `(x, [v1 … vK])`): the coefficients `c_0 … c_K` of
+/// the single-tensor result, stacked along a new first axis. Inputs: `x`, the direction or
+/// series, then `f`'s captures.
+fn taylor_coefficients(f: &FnGraph, order: usize, jet: bool, out: &Type, name: String) -> FnGraph {
+    let x_ty = f.inputs[0].clone();
+    let seeds: Vec<Source> = (0..if jet { order } else { 1 }).map(|k| arg_at(BASE, k)).collect();
+    let tg = simplify(&taylor(&f.graph, order, &[(arg(0), seeds)]));
+    let second = if jet { Type::new(x_ty.dtype, [&[order][..], &x_ty.shape].concat()) } else { x_ty.clone() };
+    let inputs = [&[x_ty.clone(), second][..], &f.inputs[1..]].concat();
+    let graph = compose(name, &inputs, |e, ins| {
+        let outs = inline(e, &tg, &mut |e, k| match k.checked_sub(BASE) {
+            Some(j) if jet => row(e, ins[1], j as usize),
+            Some(_) => ins[1],
+            // `f`'s captures `Arg(1..)` follow the two arguments here.
+            None if k == 0 => ins[0],
+            None => ins[k as usize + 1],
+        });
+        let mut one = vec![1];
+        one.extend(&out.shape);
+        let rows: Vec<NodeId> = outs.iter().map(|&c| e.reshape(c, &one)).collect();
+        vec![e.add(Op::Concat { axis: 0 }, &rows)]
+    });
+    FnGraph { graph, inputs, n_params: 2 }
+}
+
+/// Entry `j` along the first axis of `x`, that axis removed.
+fn row(e: &mut Emitter, x: NodeId, j: usize) -> NodeId {
+    let shape = e.shape(x);
+    let mut starts = vec![0; shape.len()];
+    starts[0] = j;
+    let mut ends = shape.clone();
+    ends[0] = j + 1;
+    let s = e.add(Op::Slice { starts, ends }, &[x]);
+    e.reshape(s, &shape[1..])
+}
+
+/// The exact Laplacian `Σᵢ ∂²f/∂xᵢ² = Σᵢ 2 c₂` along each basis direction `eᵢ`: one order-2
+/// Taylor graph inlined per entry of `x`, whose primal part is common to all (the
+/// simplifier's CSE keeps one copy of it).
+fn laplacian(f: &FnGraph, name: String) -> Graph {
+    let tg = simplify(&taylor(&f.graph, 2, &[(arg(0), vec![arg_at(BASE, 0)])]));
+    let x_ty = f.inputs[0].clone();
+    let out_dtype = f.graph.ty(f.graph.outputs[0]).dtype;
+    compose(name, &f.inputs, |e, ins| {
+        let terms: Vec<NodeId> = (0..x_ty.len())
+            .map(|i| inline(e, &tg, &mut |e, k| if k == BASE { basis(e, &x_ty, i) } else { ins[k as usize] })[2])
+            .collect();
+        let sum = match terms.into_iter().reduce(|a, b| e.add2(a, b)) {
+            Some(s) => s,
+            None => e.splat(&Type::scalar(out_dtype), 0.0),
+        };
+        vec![e.scale(sum, 2.0)]
+    })
+}
+
+/// The number of the next `Source::Random` input: unique in the process, so that two
+/// stochastic operators never share their directions.
+static NEXT_RANDOM: AtomicU32 = AtomicU32::new(0);
+
+/// The stochastic Laplacian: the mean of `2 c₂` along `S` Rademacher directions `v`
+/// (`E[vᵀ H v] = tr H` as `E[v vᵀ] = I`). The directions are a `Source::Random` input of
+/// shape `[S, …x]`, fresh at every evaluation.
+fn stochastic_laplacian(f: &FnGraph, samples: usize, name: String) -> FnGraph {
+    let tg = simplify(&taylor(&f.graph, 2, &[(arg(0), vec![arg_at(BASE, 0)])]));
+    let x_ty = f.inputs[0].clone();
+    let dirs_ty = Type::new(x_ty.dtype, [&[samples][..], &x_ty.shape].concat());
+    let source = Source::Random(NEXT_RANDOM.fetch_add(1, Ordering::Relaxed));
+    let graph = compose(name, &f.inputs, |e, ins| {
+        let dirs = e.add(Op::Input { source, ty: dirs_ty }, &[]);
+        let terms: Vec<NodeId> = (0..samples)
+            .map(|s| inline(e, &tg, &mut |e, k| if k == BASE { row(e, dirs, s) } else { ins[k as usize] })[2])
+            .collect();
+        let sum = terms.into_iter().reduce(|a, b| e.add2(a, b)).expect("the checker asks for at least one sample");
+        vec![e.scale(sum, 2.0 / samples as f64)]
+    });
+    FnGraph { graph, inputs: f.inputs.clone(), n_params: f.n_params }
 }
 
 /// `J[out…, in…]` of the single-tensor result with respect to argument `wrt` (one leaf):

@@ -6,6 +6,7 @@
 pub mod simplify;
 pub mod emit;
 pub mod jvp;
+pub mod taylor;
 pub mod transpose;
 pub mod inline;
 pub mod vmap;
