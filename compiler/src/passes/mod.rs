@@ -8,3 +8,4 @@ pub mod emit;
 pub mod jvp;
 pub mod transpose;
 pub mod inline;
+pub mod rgrad;
