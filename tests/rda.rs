@@ -126,3 +126,40 @@ fn a_killed_rda_run_resumes_to_the_same_params() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(saved(&killed.path().join("final.safetensors")), expected, "resumed at step {}", loaded.step);
 }
+
+/// Batches of several rows (their flips XOR together), validation by error bits, and the log:
+/// a 4-entry table learns XOR from uniform rows.
+#[test]
+fn rda_learns_xor_in_batches_with_validation_counted_in_error_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.csv");
+    let program = format!(
+        r#"
+param t: bool[4] = bernoulli(0.5);
+data rows = uniform([64, 2], 0.0, 1.0, seed = 1);
+data held = uniform([32, 2], 0.0, 1.0, seed = 2);
+fn errors[B](x: f64[B, 2]) -> bool[B] {{
+    let a = x[:, 0] > 0.5;
+    let b = x[:, 1] > 0.5;
+    let sel = one_hot(2 * i64(a) + i64(b), 4, dtype = bool);
+    xor(parity(sel & broadcast(t, [B, 4]), axis = 1), xor(a, b))
+}}
+train errors(rows) {{ optimizer = rda(), epochs = 2, batch = 4, validate = errors(held), log = "{}", log_every = 4 }}
+assert all(t == [false, true, true, false]);
+assert !any(errors(held));
+"#,
+        log.display()
+    );
+    std::fs::write(dir.path().join("xor.gd"), program).unwrap();
+    let out = run_program(&dir.path().join("xor.gd"));
+    assert!(out.starts_with("train errors: 32 steps in ") && out.contains("final loss 0.0000"), "{out}");
+    let log = std::fs::read_to_string(log).unwrap();
+    let rows: Vec<Vec<&str>> = log.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8, "{log}");
+    // Error counts are whole numbers, at most the batch (training) or the held-out rows.
+    for r in &rows {
+        let (loss, val): (f64, f64) = (r[1].parse().unwrap(), r[2].parse().unwrap());
+        assert!(loss.fract() == 0.0 && (0.0..=4.0).contains(&loss) && val.fract() == 0.0 && (0.0..=32.0).contains(&val), "{log}");
+    }
+    assert_eq!(rows.last().unwrap()[2], "0.0", "{log}");
+}

@@ -376,9 +376,9 @@ fn reverse_derivatives_are_linear_in_dy() {
         let g = e.graph;
         let xs = bools(&[n], &random_bits(&mut rng, n));
         let (d1, d2) = (random_bits(&mut rng, m), random_bits(&mut rng, m));
-        let r1 = r(&g, &[xs.clone()], &[bools(&[m], &d1)]);
-        let r2 = r(&g, &[xs.clone()], &[bools(&[m], &d2)]);
-        let r12 = r(&g, &[xs.clone()], &[bools(&[m], &xor(&d1, &d2))]);
+        let r1 = r(&g, std::slice::from_ref(&xs), &[bools(&[m], &d1)]);
+        let r2 = r(&g, std::slice::from_ref(&xs), &[bools(&[m], &d2)]);
+        let r12 = r(&g, std::slice::from_ref(&xs), &[bools(&[m], &xor(&d1, &d2))]);
         assert_eq!(r12[0], xor(&r1[0], &r2[0]), "case {case}");
         assert_eq!(r(&g, &[xs], &[bools(&[m], &vec![false; m])])[0], vec![false; n], "case {case}: R(x, 0) = 0");
     }
@@ -408,9 +408,9 @@ fn the_chain_rule_holds_for_composed_circuits() {
         let h = e.graph;
         let xs = bools(&[n], &random_bits(&mut rng, n));
         let dz = bools(&[k], &random_bits(&mut rng, k));
-        let fx = eval(&f, &[xs.clone()])[0].clone();
-        let inner = r(&g, &[fx], &[dz.clone()]);
-        let chained = r(&f, &[xs.clone()], &[bools(&[m], &inner[0])]);
+        let fx = eval(&f, std::slice::from_ref(&xs))[0].clone();
+        let inner = r(&g, &[fx], std::slice::from_ref(&dz));
+        let chained = r(&f, std::slice::from_ref(&xs), &[bools(&[m], &inner[0])]);
         assert_eq!(r(&h, &[xs], &[dz]), chained, "case {case}");
     }
 }

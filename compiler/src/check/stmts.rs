@@ -286,8 +286,9 @@ impl Checker<'_> {
                 "checkpoint" => self.option_string(v, "checkpoint").map(|p| o.checkpoint = Some(p)),
                 "plot" => self.option_string(v, "plot").map(|p| o.plot = Some(p)),
                 "log" => self.option_string(v, "log").map(|p| o.log = Some(p)),
+                // A scalar float, or error bits for `rda` (checked once the optimizer is known).
                 "validate" => self.value_body(file, v, false).and_then(|b| {
-                    if b.value.ty.as_tensor().is_some_and(|t| t.is_scalar() && t.elem.is_float()) {
+                    if b.value.ty.as_tensor().is_some_and(|t| (t.is_scalar() && t.elem.is_float()) || t.elem == Elem::Bool) {
                         o.validate = Some(b);
                         Some(())
                     } else {
@@ -321,6 +322,17 @@ impl Checker<'_> {
         };
         if matches!(length, Length::Epochs(_)) && rows.is_none() {
             self.error(Diagnostic::new(codes::BAD_OPTION, "`epochs` needs a loss argument computed from data", span, "no data to count epochs over").with_hint("use `steps` instead"));
+            return None;
+        }
+        let bits = |b: &Body| b.value.ty.as_tensor().is_some_and(|t| t.elem == Elem::Bool);
+        if let Some(b) = o.validate.as_ref().filter(|b| bits(b) != (optimizer.name == "rda")) {
+            let bits = bits(b);
+            let (msg, hint) = if bits {
+                (format!("`validate` must be a scalar float, found `{}`", b.value.ty), "error bits validate `rda` only; e.g. `validate = loss(xv, yv)`")
+            } else {
+                (format!("`validate` of an `rda` run must be error bits (`bool`), found `{}`", b.value.ty), "validate with the loss on other rows, e.g. `validate = errors(xv)`")
+            };
+            self.error(Diagnostic::new(codes::BAD_OPTION, msg, b.value.span, "this validation").with_hint(hint));
             return None;
         }
         o.optimizer = optimizer;
