@@ -8,9 +8,9 @@
 // shape), so one call evaluates a whole batch of circuits; `parity_bit` and `ripple_add` take
 // bit vectors.
 //
-// Multi-output circuits (the adders) return a tuple; `rgrad` takes functions with one `bool`
-// result, so differentiate one output or a combination of them through a lambda, e.g.
-// `rgrad(|a: bool, b: bool| { let (s, c) = half_adder(a, b); xor(s, c) })`.
+// Multi-output circuits (the adders) return a tuple; `rgrad` takes them with a tuple
+// cotangent, `rgrad(half_adder)(a, b, (ds, dc))`, or differentiate one output or a combination
+// of them through a lambda, e.g. `rgrad(|a: bool, b: bool| { let (s, c) = half_adder(a, b); xor(s, c) })`.
 // Bit vectors are little-endian: entry 0 is the least significant bit.
 // The built-in reductions `parity`, `all` and `any` (LANGUAGE.md §6) complement this module;
 // its names do not clash with them or with `nn`, `loss`, `sort`, `pde`.

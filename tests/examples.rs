@@ -11,7 +11,6 @@ use gradc::run::{run, RunOptions};
 
 /// Examples that cannot run yet, with what they wait for.
 const PENDING: &[(&str, &str)] = &[
-    ("circuits.gd", "rgrad and rda"),
     ("derivatives.gd", "taylor"),
     ("pinn.gd", "laplacian"),
 ];

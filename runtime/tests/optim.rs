@@ -133,6 +133,9 @@ impl<S: Smooth> Objective for Counted<S> {
         let hv: Vec<f64> = (0..n).map(|i| dot(&h[i * n..(i + 1) * n], &v)).collect();
         Ok(split(&hv, params))
     }
+    fn errors_and_rgrad(&mut self, _: &[Tensor]) -> Result<(f64, Vec<Tensor>), String> {
+        Err("a float objective has no error bits".into())
+    }
     fn hessian(&mut self, params: &[Tensor]) -> Result<Vec<f64>, String> {
         self.check()?;
         self.calls.hessian += 1;
@@ -625,6 +628,9 @@ impl Objective for FixedGrad {
     fn hvp(&mut self, _: &[Tensor], _: &[Tensor]) -> Result<Vec<Tensor>, String> {
         unreachable!()
     }
+    fn errors_and_rgrad(&mut self, _: &[Tensor]) -> Result<(f64, Vec<Tensor>), String> {
+        unreachable!()
+    }
 }
 
 // ---------------------------------------------------------------- stochastic optimizers
@@ -697,6 +703,7 @@ fn each_optimizer_calls_only_what_it_uses() {
             value_and_jvp: c.jvp > 0,
             hvp: c.hvp > 0,
             hessian: c.hessian > 0,
+            errors_and_rgrad: false,
         };
         assert_eq!(used, opt.uses(), "{}: {c:?}", cfg.name);
     }
@@ -754,6 +761,9 @@ fn the_default_hessian_is_built_from_hvp() {
         }
         fn hvp(&mut self, p: &[Tensor], v: &[Tensor]) -> Result<Vec<Tensor>, String> {
             self.0.hvp(p, v)
+        }
+        fn errors_and_rgrad(&mut self, p: &[Tensor]) -> Result<(f64, Vec<Tensor>), String> {
+            self.0.errors_and_rgrad(p)
         }
     }
     // Split across tensors, one of them empty.
@@ -829,10 +839,11 @@ fn bad_configs_are_errors_with_a_message() {
     assert!(e.message.contains("param 0 is i64"), "{e}");
 
     assert_eq!(option_names("sgd").unwrap(), ["lr", "momentum", "nesterov", "weight_decay", "clip"]);
-    assert!(option_names("rda").is_none());
+    assert_eq!(option_names("rda").unwrap(), ["samples"]);
     assert_eq!(requires_lr("sgd"), Some(true));
     assert_eq!(requires_lr("adam"), Some(false));
-    assert_eq!(requires_lr("rda"), None);
+    assert_eq!(requires_lr("rda"), Some(false));
+    assert_eq!(requires_lr("nothing"), None);
 }
 
 #[test]
@@ -860,6 +871,9 @@ fn adam_update_cost_on_p2_params() {
         fn hvp(&mut self, _: &[Tensor], _: &[Tensor]) -> Result<Vec<Tensor>, ()> {
             Err(())
         }
+        fn errors_and_rgrad(&mut self, _: &[Tensor]) -> Result<(f64, Vec<Tensor>), ()> {
+            Err(())
+        }
     }
     let shapes: [&[usize]; 6] = [&[64, 256], &[256], &[256, 256], &[256], &[256, 10], &[10]];
     let mut params: Vec<Tensor> = shapes.iter().map(|s| Tensor::try_filled(DType::F32, s, 0.5).unwrap()).collect();
@@ -877,4 +891,102 @@ fn adam_update_cost_on_p2_params() {
         .collect();
     times.sort_by(f64::total_cmp);
     println!("adam step over 85,002 f32 params (gradient copy included): median {:.3} ms", times[100]);
+}
+
+// ---------------------------------------------------------------- rda
+
+/// The identity circuit against a target: the error bits are `p ⊕ target`, and the reverse
+/// derivative of the identity passes them through, so a full step lands on the target.
+struct Identity {
+    target: Vec<bool>,
+}
+
+impl Objective for Identity {
+    type Error = String;
+    fn value(&mut self, _: &[Tensor]) -> Result<f64, String> {
+        unreachable!("rda calls errors_and_rgrad only")
+    }
+    fn value_and_grad(&mut self, _: &[Tensor]) -> Result<(f64, Vec<Tensor>), String> {
+        unreachable!("rda calls errors_and_rgrad only")
+    }
+    fn value_and_jvp(&mut self, _: &[Tensor], _: &[Tensor]) -> Result<(f64, f64), String> {
+        unreachable!("rda calls errors_and_rgrad only")
+    }
+    fn hvp(&mut self, _: &[Tensor], _: &[Tensor]) -> Result<Vec<Tensor>, String> {
+        unreachable!("rda calls errors_and_rgrad only")
+    }
+    fn errors_and_rgrad(&mut self, params: &[Tensor]) -> Result<(f64, Vec<Tensor>), String> {
+        let Buffer::Bool(p) = params[0].data() else { return Err("not bool".into()) };
+        let errors: Vec<bool> = p.iter().zip(&self.target).map(|(a, b)| a ^ b).collect();
+        let count = errors.iter().filter(|&&e| e).count() as f64;
+        Ok((count, vec![Tensor::new(params[0].shape().to_vec(), Buffer::Bool(errors)).unwrap()]))
+    }
+}
+
+fn bools(v: &[bool]) -> Tensor {
+    Tensor::new(vec![v.len()], Buffer::Bool(v.to_vec())).unwrap()
+}
+
+fn bool_vec(t: &Tensor) -> Vec<bool> {
+    match t.data() {
+        Buffer::Bool(v) => v.clone(),
+        _ => panic!("not bool"),
+    }
+}
+
+#[test]
+fn rda_flips_the_marked_bits() {
+    let target = vec![true, false, true, true, false, false, true, false];
+    let mut obj = Identity { target: target.clone() };
+    let mut params = vec![bools(&[false; 8])];
+    let mut opt = Optimizer::new(&config("rda", None, &[]), &params).unwrap();
+    assert_eq!(opt.uses(), Uses { errors_and_rgrad: true, ..Uses::default() });
+    let mut rng = Rng::seed_from_u64(0);
+    let before = rng.clone();
+    assert_eq!(opt.step(0, &mut params, &mut obj, &mut rng).unwrap(), 4.0);
+    assert_eq!(bool_vec(&params[0]), target);
+    assert_eq!(opt.step(1, &mut params, &mut obj, &mut rng).unwrap(), 0.0);
+    assert_eq!(rng.state(), before.state(), "a full step draws nothing");
+    assert!(opt.state().is_empty());
+}
+
+#[test]
+fn rda_with_samples_flips_that_many_marked_bits_chosen_by_the_generator() {
+    let target = vec![true; 10];
+    let run_with = |seed: u64| -> Vec<Vec<bool>> {
+        let mut obj = Identity { target: target.clone() };
+        let mut params = vec![bools(&[false; 10])];
+        let mut opt = Optimizer::new(&config("rda", None, &[("samples", 3.0)]), &params).unwrap();
+        let mut rng = Rng::seed_from_u64(seed);
+        let mut seen = Vec::new();
+        for (step, expected) in [10.0, 7.0, 4.0, 1.0, 0.0].into_iter().enumerate() {
+            assert_eq!(opt.step(step, &mut params, &mut obj, &mut rng).unwrap(), expected);
+            seen.push(bool_vec(&params[0]));
+        }
+        seen
+    };
+    let a = run_with(1);
+    // Each step flips 3 bits (the last one the single bit left), all of them wrong ones.
+    for (i, p) in a.iter().enumerate() {
+        assert_eq!(p.iter().filter(|&&b| b).count(), (3 * (i + 1)).min(10));
+    }
+    assert_eq!(a, run_with(1), "the same seed picks the same bits");
+    let others: Vec<Vec<Vec<bool>>> = (2..6).map(run_with).collect();
+    assert!(others.iter().any(|o| o[0] != a[0]), "the picks depend on the generator");
+}
+
+#[test]
+fn rda_trains_bool_params_and_takes_neither_lr_nor_clip() {
+    let floats = vec![f64s(&[2], &[0.0, 1.0])];
+    let e = Optimizer::new(&config("rda", None, &[]), &floats).unwrap_err();
+    assert!(e.message.contains("trains bool params only"), "{e}");
+    let b = vec![bools(&[true])];
+    let e = Optimizer::new(&config("sgd", Some(0.1), &[]), &b).unwrap_err();
+    assert!(e.message.contains("trains f64 and f32 params only"), "{e}");
+    for (key, value) in [("lr", 0.1), ("clip", 1.0)] {
+        let e = Optimizer::new(&config("rda", None, &[(key, value)]), &b).unwrap_err();
+        assert_eq!(e.option.as_deref(), Some(key), "{e}");
+    }
+    let e = Optimizer::new(&config("rda", None, &[("samples", 0.5)]), &b).unwrap_err();
+    assert!(e.message.contains("whole number"), "{e}");
 }

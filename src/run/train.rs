@@ -1,7 +1,8 @@
 //! `train` blocks (LANGUAGE.md §8): the optimizer loop.
 //!
 //! The loss is lowered once, and its derivative graphs with respect to the params are built
-//! once (value and gradient; the JVP, HVP and Hessian only for the optimizers that ask). Each
+//! once (value and gradient; the JVP, HVP and Hessian only for the optimizers that ask; for
+//! `rda` the error count and the reverse derivative over Z2 at the error bits). Each
 //! step slices a batch from the data arguments, draws fresh random arguments, and lets the
 //! optimizer query the loss through [`LossObjective`].
 //!
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use gradc_compiler::check::hir::{self, Callee, Length, Train};
+use gradc_compiler::check::types::Elem;
 use gradc_compiler::diag::{codes, Diagnostic};
 use gradc_compiler::interp::Inputs;
 use gradc_compiler::ir::{Source, Type};
@@ -44,12 +46,14 @@ fn install_interrupt_handler() {
 
 /// The compiled pieces of one `train` block.
 struct Compiled {
-    /// Which program params the optimizer updates (the float ones), with their IR types.
+    /// Which program params the optimizer updates (the float ones; the `bool` ones for
+    /// `rda`), with their IR types.
     trainable: Vec<(Source, Type)>,
     value: Rc<Executable>,
     value_and_grad: Option<Rc<Executable>>,
     jvp: Option<Rc<Executable>>,
     hvp: Option<Rc<Executable>>,
+    rgrad: Option<Rc<Executable>>,
     span: Span,
 }
 
@@ -69,22 +73,21 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
         (lower::FnGraph { graph, inputs, n_params: loss.n_params }, draws)
     };
     let value = simplify(&loss.graph);
-    // The float params the loss reads: the others keep their values.
+    // The params the loss reads, float ones (`bool` ones for `rda`): the others keep their values.
+    let rda = t.options.optimizer.name == "rda";
     let read: Vec<Source> = value.inputs().map(|(_, s)| s).collect();
     let trainable: Vec<(Source, Type)> = program
         .params
         .iter()
         .enumerate()
-        .filter(|(k, p)| p.ty.elem.is_float() && read.contains(&Source::Param(*k as u32)))
+        .filter(|(k, p)| (if rda { p.ty.elem == Elem::Bool } else { p.ty.elem.is_float() }) && read.contains(&Source::Param(*k as u32)))
         .map(|(k, p)| (Source::Param(k as u32), lower::ir_type(&hir_tensor(&p.ty))))
         .collect();
-    if t.options.optimizer.name == "rda" {
-        return Err(unsupported("reverse derivative ascent (`rda`) over `bool` params", t.span));
-    }
     if trainable.is_empty() {
+        let kind = if rda { "bool" } else { "float" };
         return Err(Box::new(
-            Diagnostic::new(codes::BAD_OPTION, format!("`{}` reads no float param, so there is nothing to train", t.loss_name), t.span, "nothing to train")
-                .with_hint("the optimizer updates the `param`s the loss uses; declare the model's weights with `param`"),
+            Diagnostic::new(codes::BAD_OPTION, format!("`{}` reads no {kind} param, so there is nothing to train", t.loss_name), t.span, "nothing to train")
+                .with_hint(if rda { "`rda` flips the `bool` params the loss uses; declare the circuit's table or gates with `param`" } else { "the optimizer updates the `param`s the loss uses; declare the model's weights with `param`" }),
         ));
     }
     let config = OptimizerConfig {
@@ -101,11 +104,13 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
     let value_and_grad = if uses.value_and_grad { Some(lower::value_and_param_grad(&loss, &trainable, t.span)?) } else { None };
     let jvp = uses.value_and_jvp.then(|| lower::param_jvp(&loss, &trainable));
     let hvp = if uses.hvp || uses.hessian { Some(lower::param_hvp(&loss, &trainable, t.span)?) } else { None };
+    let rgrad = uses.errors_and_rgrad.then(|| lower::param_rgrad(&loss, &trainable));
     let compiled = Compiled {
         value: runner.compile(value),
         value_and_grad: value_and_grad.map(|g| runner.compile(g)),
         jvp: jvp.map(|g| runner.compile(g)),
         hvp: hvp.map(|g| runner.compile(g)),
+        rgrad: rgrad.map(|g| runner.compile(g)),
         trainable,
         span: t.span,
     };
@@ -269,7 +274,7 @@ pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) 
                 Some((g, draws)) => {
                     runner.set_params(&compiled.trainable, &params);
                     let v = runner.eval_graph(g, &draw_all(draws, &mut rng)?, t.span)?;
-                    v.first().and_then(Tensor::scalar_value)
+                    v.first().and_then(loss_number)
                 }
                 None => None,
             };
@@ -346,6 +351,22 @@ impl Objective for LossObjective<'_, '_> {
         self.run(g, params, v)
     }
 
+    fn errors_and_rgrad(&mut self, params: &[Tensor]) -> RunResult<(f64, Vec<Tensor>)> {
+        let g = self.compiled.rgrad.as_ref().expect("built for `rda`");
+        let mut out = self.run(g, params, &[])?;
+        let errors = out[0].scalar_value().unwrap_or(f64::NAN);
+        Ok((errors, out.split_off(1)))
+    }
+
+}
+
+/// The number a loss value stands for in logs and validation: a float scalar as it is; the
+/// error bits of a `bool` loss (`rda`) as how many are set.
+fn loss_number(t: &Tensor) -> Option<f64> {
+    match t.data() {
+        Buffer::Bool(bits) => Some(bits.iter().filter(|&&b| b).count() as f64),
+        _ => t.scalar_value(),
+    }
 }
 
 /// The rows of epoch `epoch`: shuffled by a generator of its own, or in data order.

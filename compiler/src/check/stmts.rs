@@ -12,24 +12,19 @@ use crate::diag::{codes, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, ExprKind as E};
 
-/// Optimizers and the options each takes besides `lr` and `clip`.
 /// The optimizers and their options come from the runtime's table (`optim::option_names`),
-/// so the checker accepts exactly what the optimizer loop runs; `rda` (reverse derivative
-/// ascent over `bool` params) is the one the runtime's float optimizers do not cover.
+/// so the checker accepts exactly what the optimizer loop runs (`rda`, reverse derivative
+/// ascent over `bool` params, included).
 fn optimizer_names() -> Vec<&'static str> {
-    let mut names = gradc_runtime::optim::optimizer_names();
-    names.push("rda");
-    names
+    gradc_runtime::optim::optimizer_names()
 }
 
-/// `(takes lr, needs lr, other options)` of an optimizer, or `None` if there is no such one.
+/// `(takes lr, needs lr, other options with `clip` where it is one)` of an optimizer, or
+/// `None` if there is no such one.
 fn optimizer_options(name: &str) -> Option<(bool, bool, Vec<&'static str>)> {
-    if name == "rda" {
-        return Some((false, false, vec!["samples"]));
-    }
     let all = gradc_runtime::optim::option_names(name)?;
     let required = gradc_runtime::optim::requires_lr(name).unwrap_or(false);
-    Some((all.contains(&"lr"), required, all.into_iter().filter(|o| *o != "lr" && *o != "clip").collect()))
+    Some((all.contains(&"lr"), required, all.into_iter().filter(|o| *o != "lr").collect()))
 }
 
 impl Checker<'_> {
@@ -291,8 +286,9 @@ impl Checker<'_> {
                 "checkpoint" => self.option_string(v, "checkpoint").map(|p| o.checkpoint = Some(p)),
                 "plot" => self.option_string(v, "plot").map(|p| o.plot = Some(p)),
                 "log" => self.option_string(v, "log").map(|p| o.log = Some(p)),
+                // A scalar float, or error bits for `rda` (checked once the optimizer is known).
                 "validate" => self.value_body(file, v, false).and_then(|b| {
-                    if b.value.ty.as_tensor().is_some_and(|t| t.is_scalar() && t.elem.is_float()) {
+                    if b.value.ty.as_tensor().is_some_and(|t| (t.is_scalar() && t.elem.is_float()) || t.elem == Elem::Bool) {
                         o.validate = Some(b);
                         Some(())
                     } else {
@@ -326,6 +322,17 @@ impl Checker<'_> {
         };
         if matches!(length, Length::Epochs(_)) && rows.is_none() {
             self.error(Diagnostic::new(codes::BAD_OPTION, "`epochs` needs a loss argument computed from data", span, "no data to count epochs over").with_hint("use `steps` instead"));
+            return None;
+        }
+        let bits = |b: &Body| b.value.ty.as_tensor().is_some_and(|t| t.elem == Elem::Bool);
+        if let Some(b) = o.validate.as_ref().filter(|b| bits(b) != (optimizer.name == "rda")) {
+            let bits = bits(b);
+            let (msg, hint) = if bits {
+                (format!("`validate` must be a scalar float, found `{}`", b.value.ty), "error bits validate `rda` only; e.g. `validate = loss(xv, yv)`")
+            } else {
+                (format!("`validate` of an `rda` run must be error bits (`bool`), found `{}`", b.value.ty), "validate with the loss on other rows, e.g. `validate = errors(xv)`")
+            };
+            self.error(Diagnostic::new(codes::BAD_OPTION, msg, b.value.span, "this validation").with_hint(hint));
             return None;
         }
         o.optimizer = optimizer;
@@ -364,7 +371,7 @@ impl Checker<'_> {
             };
             if key == "lr" && has_lr {
                 opt.lr = Some(self.schedule(&mut cx, &a.value)?);
-            } else if key == "clip" || extra.contains(&key.as_str()) {
+            } else if extra.contains(&key.as_str()) {
                 let x = match &a.value.kind {
                     E::Bool(b) => f64::from(u8::from(*b)),
                     _ => self.const_f64(&mut cx, &a.value)?,
@@ -375,7 +382,6 @@ impl Checker<'_> {
                 if has_lr {
                     allowed.insert(0, "`lr`".into());
                 }
-                allowed.push("`clip`".into());
                 self.error(Diagnostic::new(codes::BAD_OPTION, format!("`{}` has no option `{key}`", name.name), a.name.as_ref().map_or(a.value.span, |n| n.span), "unknown option").with_hint(format!("its options are {}", allowed.join(", "))));
                 return None;
             }

@@ -15,7 +15,7 @@ mod expr;
 mod free;
 mod transform;
 
-pub use transform::{apply, param_hvp, param_jvp, value_and_param_grad, FnGraph};
+pub use transform::{apply, param_hvp, param_jvp, param_rgrad, value_and_param_grad, FnGraph};
 
 use gradc_runtime::tensor::{DType, Tensor};
 

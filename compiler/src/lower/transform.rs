@@ -16,6 +16,7 @@
 //!   coefficients, `n! c_n` along 1, and `Σᵢ 2 c₂` along each basis direction — or, with
 //!   `samples = S`, the mean of `2 c₂` along `S` Rademacher directions that are a
 //!   `Source::Random` input, drawn afresh at every evaluation (`lower::draws_as_args`).
+//! - `rgrad` is the reverse derivative over Z2 of a `bool` circuit (`passes::rgrad`).
 //!
 //! Every graph is simplified after each pass, which is what keeps nested derivatives small.
 
@@ -33,6 +34,7 @@ use crate::ir::{Graph, NodeId, Op, Source, Type};
 use crate::passes::emit::Emitter;
 use crate::passes::inline::inline;
 use crate::passes::jvp::jvp;
+use crate::passes::rgrad::rgrad;
 use crate::passes::simplify::simplify;
 use crate::passes::taylor::taylor;
 use crate::passes::transpose::{vjp, NotLinear};
@@ -287,8 +289,21 @@ pub fn apply(op: Transform, f: &FnGraph, sig: &Sig, span: Span) -> LowerResult<F
         }
         Transform::Laplacian { samples: None } => laplacian(f, name),
         Transform::Laplacian { samples: Some(s) } => return Ok(stochastic_laplacian(f, s, name)),
-        Transform::RGrad { .. } => {
-            return Err(unsupported("`rgrad`", "`rgrad` is a later milestone of gradc; `gradc check` accepts this program", span));
+        Transform::RGrad { wrt } => {
+            // `rgrad(f)(x…, dy)`: the arguments, then one cotangent per result leaf; the result
+            // is the Z2 cotangent of argument `wrt`.
+            let wrt_sources: Vec<(Source, Type)> = leaf_range(sig, wrt).map(|i| (arg(i), f.inputs[i].clone())).collect();
+            let cts: Vec<Source> = (0..r).map(|j| arg_at(BASE, j)).collect();
+            let v = simplify(&rgrad(&f.graph, &wrt_sources, &cts));
+            let inputs = [params, &ret, caps].concat();
+            let g = compose(name, &inputs, |e, ins| {
+                let outs = inline(e, &v, &mut |_, k| {
+                    let k = k as usize;
+                    if k >= BASE as usize { ins[p + k - BASE as usize] } else if k < p { ins[k] } else { ins[p + r + k - p] }
+                });
+                outs[r..].to_vec()
+            });
+            return Ok(FnGraph { graph: g, inputs, n_params: p + r });
         }
     };
     Ok(FnGraph { graph, inputs: f.inputs.clone(), n_params: p })
@@ -464,4 +479,31 @@ pub fn param_hvp(f: &FnGraph, params: &[(Source, Type)], span: Span) -> LowerRes
     let m = params.len();
     h.outputs = h.outputs[m + 2..].to_vec();
     Ok(simplify(&h))
+}
+
+/// Reverse derivative ascent's graph of a `bool` loss (its error bits): the number of error
+/// bits (an `f64` scalar), then for each entry of `params` (`bool`) the reverse derivative over
+/// Z2 of the loss at its own error bits, `R[f](p, x, dy = f(p, x))`. Inputs are the loss's own.
+pub fn param_rgrad(f: &FnGraph, params: &[(Source, Type)]) -> Graph {
+    let n_out = f.graph.outputs.len();
+    let cts: Vec<Source> = (0..n_out).map(|j| arg_at(BASE, j)).collect();
+    let r = simplify(&rgrad(&f.graph, params, &cts));
+    let name = format!("rda({})", f.graph.name);
+    compose(name, &f.inputs, |e, ins| {
+        // The loss once for its bits; the copy inside `r` is merged with it by the simplifier.
+        let bits = inline(e, &f.graph, &mut |_, k| ins[k as usize]);
+        let outs = inline(e, &r, &mut |_, k| if k >= BASE { bits[(k - BASE) as usize] } else { ins[k as usize] });
+        let mut count = None;
+        for &b in &bits {
+            let ones = e.convert(b, gradc_runtime::tensor::DType::F64);
+            let axes: Vec<usize> = (0..e.ty(ones).rank()).collect();
+            let c = e.reduce_sum(ones, axes);
+            count = Some(match count {
+                Some(prev) => e.add2(prev, c),
+                None => c,
+            });
+        }
+        let count = count.unwrap_or_else(|| e.scalar(gradc_runtime::tensor::DType::F64, 0.0));
+        std::iter::once(count).chain(outs[n_out..].iter().copied()).collect()
+    })
 }

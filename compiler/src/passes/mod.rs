@@ -9,4 +9,5 @@ pub mod jvp;
 pub mod taylor;
 pub mod transpose;
 pub mod inline;
+pub mod rgrad;
 pub mod vmap;

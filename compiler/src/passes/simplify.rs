@@ -277,7 +277,9 @@ impl Builder {
                             return Rewrite::Build(Op::Binary(Add), vec![x, self.graph.args(y)[0]]);
                         }
                     }
-                    And | Or if x == y => return Rewrite::Use(x),
+                    // No `x & x → x` or `x | x → x`: the value is the same, but the reverse
+                    // derivative over Z2 is formal (`x & x` has derivative 0, ORACLES.md R2),
+                    // and `rgrad` runs on simplified graphs. `x ⊕ x → 0` keeps it (both are 0).
                     Xor if x == y => return Rewrite::Use(self.splat_like(x, 0.0)),
                     And if self.is(y, 0.0) => return Rewrite::Use(y),
                     And if self.is(x, 0.0) => return Rewrite::Use(x),

@@ -230,7 +230,7 @@ fn unbroadcast(e: &mut Emitter, c: NodeId, from: &[usize], to: &[usize]) -> Node
 
 /// The transpose of a slice: the cotangent placed in a zero tensor of the operand's shape
 /// (a `concat` with zero blocks, axis by axis).
-fn pad(e: &mut Emitter, c: NodeId, starts: &[usize], ends: &[usize], full: &[usize]) -> NodeId {
+pub(crate) fn pad(e: &mut Emitter, c: NodeId, starts: &[usize], ends: &[usize], full: &[usize]) -> NodeId {
     let mut v = c;
     for axis in 0..full.len() {
         let (lo, hi) = (starts[axis], full[axis] - ends[axis]);
@@ -258,7 +258,7 @@ fn pad(e: &mut Emitter, c: NodeId, starts: &[usize], ends: &[usize], full: &[usi
 
 /// The transpose of `gather(x, i)` along `axis`: the cotangent at position `i`, zeros
 /// elsewhere, as a `select` against an `iota` (a scatter-add of one slice).
-fn scatter(e: &mut Emitter, c: NodeId, i: NodeId, axis: usize, x: &Type) -> NodeId {
+pub(crate) fn scatter(e: &mut Emitter, c: NodeId, i: NodeId, axis: usize, x: &Type) -> NodeId {
     let mut expanded = e.shape(c);
     expanded.insert(axis, 1);
     let c = e.reshape(c, &expanded);

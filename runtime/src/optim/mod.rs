@@ -5,7 +5,9 @@
 //! # Optimizers, options and defaults
 //!
 //! `lr` is a number or a [`Schedule`]; an option without a default must be given. `clip = c`
-//! (off by default) is accepted by every optimizer: see [Clipping](#clipping).
+//! (off by default) is accepted by every optimizer but `rda`: see [Clipping](#clipping).
+//! `rda` (reverse derivative ascent) trains `bool` params, every other optimizer f64 and f32
+//! ones; `rda` has no `lr` and no `clip` (a Z2 update flips bits, it cannot be scaled).
 //!
 //! | optimizer | `lr` | options (default) | calls per step |
 //! |---|---|---|---|
@@ -20,6 +22,7 @@
 //! | `forward_gradient` | required | `samples` (1) | `value_and_jvp` × `samples` |
 //! | `spsa` | required | `c` (required) | `value` × 2 |
 //! | `adahessian` | required | `beta1` (0.9), `beta2` (0.999), `eps` (1e-4), `weight_decay` (0), `hessian_power` (1) | `value_and_grad`, `hvp` |
+//! | `rda` | none | `samples` (off: every marked bit flips); no `clip` | `errors_and_rgrad` |
 //!
 //! Defaults are PyTorch's (`torch.optim`, 2.x) where it has the optimizer, and the authors'
 //! reference code for AdaHessian; `lr` is required where LANGUAGE.md writes it without a default.
@@ -51,6 +54,9 @@
 //! - `spsa` (Spall 1992): `Δ` with independent ±1 entries, `f± = value(p ± c·Δ)`,
 //!   `ĝ = (f₊ − f₋) / (2c) · Δ`, `p ← p − lr·ĝ`. Two calls per step; the loss it returns is
 //!   `(f₊ + f₋)/2`, which differs from `f(p)` by O(c²) (SPSA never evaluates `f(p)` itself).
+//! - `rda` (Wilson and Zanasi 2021): `(e, dp) = errors_and_rgrad(p)`, the number of error bits
+//!   and the reverse derivative over Z2 at them; `p ← p ⊕ dp`, or only `samples` of the marked
+//!   bits chosen at random (see `rda.rs`). The loss it returns is the error count `e`.
 //! - `adahessian` (Yao et al. 2021): `z` with ±1 entries, `D = z ⊙ hvp(p, z)` (Hutchinson's
 //!   estimate of diag H), `m ← β₁·m + (1 − β₁)·g`, `v ← β₂·v + (1 − β₂)·D²`,
 //!   `p ← p − (lr / (1 − β₁ᵗ)) · (m / ((√v)ᵏ / (√(1 − β₂ᵗ))ᵏ + eps) + weight_decay·p)`, k =
@@ -78,7 +84,7 @@
 //!   elements row-major, each value rounded to its param's type: `forward_gradient` draws
 //!   `rng.normal_f64()` for probe 1 (all params), then probe 2, …; `spsa` and `adahessian` draw
 //!   one ±1 per element from the top bit of one `rng.next_u64()` (1 → +1), before any objective
-//!   call. Other optimizers draw nothing.
+//!   call; `rda` with `samples` draws as `rda.rs` says. Other optimizers draw nothing.
 //! - A step whose loss (at the params before the update) is not finite changes neither the params
 //!   nor the optimizer's state (random draws already taken stay taken): the train loop reports
 //!   it and the last good params are still there.
@@ -91,7 +97,7 @@
 //! `adam.t`, `adam.m.i`, `adam.v.i` (likewise `adamw.*`; `amsgrad.*` also has `amsgrad.v_max.i`),
 //! `adahessian.t`, `adahessian.m.i`, `adahessian.v.i`, and for `lbfgs` the curvature pairs oldest
 //! first, `lbfgs.s.k` and `lbfgs.y.k`, f64 vectors over all param elements. `newton`,
-//! `forward_gradient` and `spsa` have no state (their randomness lives in the `Rng`, which the
+//! `forward_gradient`, `spsa` and `rda` have no state (their randomness lives in the `Rng`, which the
 //! train loop checkpoints). [`Optimizer::load_state`] ignores names that do not start with
 //! `"{optimizer}."` and rejects a missing, extra or mis-shaped one; a run resumed from a saved
 //! state (with the saved `Rng` and the same step numbers) continues bit for bit.
@@ -100,6 +106,7 @@ mod clip;
 mod first_order;
 mod lbfgs;
 mod newton;
+mod rda;
 mod real;
 mod schedule;
 mod stochastic;
@@ -111,6 +118,7 @@ use crate::tensor::{Buffer, DType, Tensor};
 use first_order::{Adagrad, Adam, AdamKind, RmsProp, Sgd};
 use lbfgs::Lbfgs;
 use newton::Newton;
+use rda::Rda;
 use real::like_params;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -132,6 +140,10 @@ pub trait Objective {
     fn value_and_jvp(&mut self, params: &[Tensor], direction: &[Tensor]) -> Result<(f64, f64), Self::Error>;
     /// The Hessian times `v` (shaped and typed as the params): `adahessian`'s Hutchinson probe.
     fn hvp(&mut self, params: &[Tensor], v: &[Tensor]) -> Result<Vec<Tensor>, Self::Error>;
+    /// `rda` only (its params are `bool`): the number of error bits the loss returns, and the
+    /// reverse derivative over Z2 of the loss at those bits with respect to each param (one
+    /// `bool` tensor per param, of its shape).
+    fn errors_and_rgrad(&mut self, params: &[Tensor]) -> Result<(f64, Vec<Tensor>), Self::Error>;
     /// The dense Hessian over all param elements flattened in order, row-major `n × n`
     /// (`newton`, small problems only). By default built from `n` calls of [`hvp`](Self::hvp)
     /// with the unit vectors (column `j` from `e_j`).
@@ -207,9 +219,10 @@ pub struct Uses {
     pub value_and_jvp: bool,
     pub hvp: bool,
     pub hessian: bool,
+    pub errors_and_rgrad: bool,
 }
 
-const GRAD: Uses = Uses { value: false, value_and_grad: true, value_and_jvp: false, hvp: false, hessian: false };
+const GRAD: Uses = Uses { value: false, value_and_grad: true, value_and_jvp: false, hvp: false, hessian: false, errors_and_rgrad: false };
 
 #[derive(Clone, Copy, Debug)]
 enum Preset {
@@ -275,6 +288,8 @@ struct Spec {
     lr: Preset,
     options: &'static [OptionSpec],
     uses: Uses,
+    /// Whether `clip` is an option (all but `rda`, whose update cannot be scaled).
+    clips: bool,
 }
 
 use Check::*;
@@ -290,15 +305,17 @@ const SPECS: &[Spec] = &[
         lr: Required,
         options: &[opt("momentum", Value(0.0), NonNegative), opt("nesterov", Value(0.0), Flag), WD],
         uses: GRAD,
+        clips: true,
     },
-    Spec { name: "adagrad", lr: Value(1e-2), options: &[opt("eps", Value(1e-10), NonNegative), WD], uses: GRAD },
+    Spec { name: "adagrad", lr: Value(1e-2), options: &[opt("eps", Value(1e-10), NonNegative), WD], uses: GRAD, clips: true },
     Spec {
         name: "rmsprop",
         lr: Value(1e-2),
         options: &[opt("alpha", Value(0.99), Decay), opt("eps", Value(1e-8), NonNegative), WD],
         uses: GRAD,
+        clips: true,
     },
-    Spec { name: "adam", lr: Value(1e-3), options: ADAM, uses: GRAD },
+    Spec { name: "adam", lr: Value(1e-3), options: ADAM, uses: GRAD, clips: true },
     Spec {
         name: "adamw",
         lr: Value(1e-3),
@@ -309,26 +326,30 @@ const SPECS: &[Spec] = &[
             opt("weight_decay", Value(0.01), NonNegative),
         ],
         uses: GRAD,
+        clips: true,
     },
-    Spec { name: "amsgrad", lr: Value(1e-3), options: ADAM, uses: GRAD },
-    Spec { name: "lbfgs", lr: Value(1.0), options: &[opt("history", Value(10.0), Count)], uses: GRAD },
+    Spec { name: "amsgrad", lr: Value(1e-3), options: ADAM, uses: GRAD, clips: true },
+    Spec { name: "lbfgs", lr: Value(1.0), options: &[opt("history", Value(10.0), Count)], uses: GRAD, clips: true },
     Spec {
         name: "newton",
         lr: Value(1.0),
         options: &[opt("damping", Value(0.0), NonNegative)],
         uses: Uses { hessian: true, ..GRAD },
+        clips: true,
     },
     Spec {
         name: "forward_gradient",
         lr: Required,
         options: &[opt("samples", Value(1.0), Count)],
         uses: Uses { value_and_jvp: true, ..Uses::NONE },
+        clips: true,
     },
     Spec {
         name: "spsa",
         lr: Required,
         options: &[opt("c", Required, Positive)],
         uses: Uses { value: true, ..Uses::NONE },
+        clips: true,
     },
     Spec {
         name: "adahessian",
@@ -341,13 +362,21 @@ const SPECS: &[Spec] = &[
             opt("hessian_power", Value(1.0), Power),
         ],
         uses: Uses { hvp: true, ..GRAD },
+        clips: true,
+    },
+    Spec {
+        name: "rda",
+        lr: Preset::Off,
+        options: &[opt("samples", Preset::Off, Count)],
+        uses: Uses { errors_and_rgrad: true, ..Uses::NONE },
+        clips: false,
     },
 ];
 
 const CLIP: OptionSpec = opt("clip", Preset::Off, Positive);
 
 impl Uses {
-    const NONE: Uses = Uses { value: false, value_and_grad: false, value_and_jvp: false, hvp: false, hessian: false };
+    const NONE: Uses = Uses { value: false, value_and_grad: false, value_and_jvp: false, hvp: false, hessian: false, errors_and_rgrad: false };
 }
 
 /// The optimizer names, in the order of the module docs.
@@ -367,7 +396,9 @@ pub fn requires_lr(optimizer: &str) -> Option<bool> {
 }
 
 fn option_list(spec: &Spec) -> Vec<&'static str> {
-    std::iter::once("lr").chain(spec.options.iter().map(|o| o.name)).chain(["clip"]).collect()
+    let lr = (!matches!(spec.lr, Preset::Off)).then_some("lr");
+    let clip = spec.clips.then_some("clip");
+    lr.into_iter().chain(spec.options.iter().map(|o| o.name)).chain(clip).collect()
 }
 
 /// Levenshtein distance (for "did you mean").
@@ -407,7 +438,7 @@ impl Options {
         let name = spec.name;
         let mut given: BTreeMap<&str, f64> = BTreeMap::new();
         for (key, value) in &config.options {
-            let known = key == "lr" || key == "clip" || spec.options.iter().any(|o| o.name == key);
+            let known = option_list(spec).contains(&key.as_str());
             if !known {
                 let list = option_list(spec);
                 return Err(ConfigError::option(
@@ -423,16 +454,21 @@ impl Options {
                 return Err(ConfigError::option(key, format!("`{key}` is given twice")));
             }
         }
+        if config.lr.is_some() && matches!(spec.lr, Preset::Off) {
+            return Err(ConfigError::option("lr", format!("`{name}` has no learning rate")));
+        }
         let lr = match (config.lr, given.get("lr"), spec.lr) {
             (Some(s), _, _) => s,
             (None, Some(&v), _) => Schedule::Constant(v),
             (None, None, Value(v)) => Schedule::Constant(v),
+            // No rate at all (`rda`): the schedule is never read.
+            (None, None, Preset::Off) => Schedule::Constant(0.0),
             _ => return Err(ConfigError::option("lr", format!("`{name}` needs `lr`, e.g. `{name}(lr = 0.01)`"))),
         };
         lr.validate()?;
         let mut values = Vec::new();
         let mut clip = None;
-        for o in spec.options.iter().chain([&CLIP]) {
+        for o in spec.options.iter().chain(spec.clips.then_some(&CLIP)) {
             let value = match (given.get(o.name), o.default) {
                 (Some(&v), _) | (None, Value(v)) => v,
                 (None, Required) => {
@@ -458,6 +494,11 @@ impl Options {
         Ok(Options { lr, values, clip })
     }
 
+    /// An option without a default that was not given is absent.
+    fn get_opt(&self, name: &str) -> Option<f64> {
+        self.values.iter().find(|(n, _)| *n == name).map(|&(_, v)| v)
+    }
+
     fn get(&self, name: &str) -> f64 {
         self.values.iter().find(|(n, _)| *n == name).map(|&(_, v)| v).expect("an option of the spec")
     }
@@ -474,6 +515,7 @@ enum Kind {
     ForwardGradient(ForwardGradient),
     Spsa(Spsa),
     AdaHessian(AdaHessian),
+    Rda(Rda),
 }
 
 /// An optimizer and its state, for one fixed list of params.
@@ -500,13 +542,16 @@ impl Optimizer {
             )));
         };
         let o = Options::parse(spec, config)?;
+        let bool_params = spec.name == "rda";
         for (i, p) in params.iter().enumerate() {
-            if !p.dtype().is_float() {
+            let fits = if bool_params { p.dtype() == DType::Bool } else { p.dtype().is_float() };
+            if !fits {
                 return Err(ConfigError::new(format!(
-                    "param {i} is {}{:?}: `{}` trains f64 and f32 params only",
+                    "param {i} is {}{:?}: `{}` trains {} params only",
                     p.dtype(),
                     p.shape(),
-                    spec.name
+                    spec.name,
+                    if bool_params { "bool" } else { "f64 and f32" }
                 )));
             }
         }
@@ -572,6 +617,7 @@ impl Optimizer {
                 m: zeros()?,
                 v: zeros()?,
             }),
+            "rda" => Kind::Rda(Rda { samples: o.get_opt("samples").map(|s| s as usize) }),
             other => unreachable!("optimizer `{other}` in SPECS without a constructor"),
         };
         Ok(Optimizer {
@@ -623,6 +669,7 @@ impl Optimizer {
             Kind::ForwardGradient(o) => return o.step(lr, clip, params, objective, rng),
             Kind::Spsa(o) => return o.step(lr, clip, params, objective, rng),
             Kind::AdaHessian(o) => return o.step(lr, clip, params, objective, rng),
+            Kind::Rda(o) => return o.step(params, objective, rng),
             first_order => first_order,
         };
         let (loss, grads) = objective.value_and_grad(params)?;
@@ -651,7 +698,7 @@ impl Optimizer {
             Kind::Adam(o) => o.save(&mut w),
             Kind::Lbfgs(o) => o.save(&mut w),
             Kind::AdaHessian(o) => o.save(&mut w),
-            Kind::Newton(_) | Kind::ForwardGradient(_) | Kind::Spsa(_) => {}
+            Kind::Newton(_) | Kind::ForwardGradient(_) | Kind::Spsa(_) | Kind::Rda(_) => {}
         }
         w.out
     }
@@ -668,7 +715,7 @@ impl Optimizer {
             Kind::Adam(o) => o.load(&mut r)?,
             Kind::Lbfgs(o) => o.load(&mut r)?,
             Kind::AdaHessian(o) => o.load(&mut r)?,
-            Kind::Newton(_) | Kind::ForwardGradient(_) | Kind::Spsa(_) => {}
+            Kind::Newton(_) | Kind::ForwardGradient(_) | Kind::Spsa(_) | Kind::Rda(_) => {}
         }
         r.finish()?;
         self.kind = kind;
