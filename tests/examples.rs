@@ -1,19 +1,9 @@
 //! Every program in `examples/` runs, and its `assert`s hold; its output is snapshotted.
-//!
-//! Examples that need the derivative passes or training are listed in [`PENDING`] with the
-//! construct that stops them; for those the test asserts that they stop there, with E098,
-//! and nowhere else. The list shrinks to nothing as the passes land.
 
 use std::path::{Path, PathBuf};
 
 use gradc::compiler::check::check_file;
 use gradc::run::{run, RunOptions};
-
-/// Examples that cannot run yet, with what they wait for.
-const PENDING: &[(&str, &str)] = &[
-    ("derivatives.gd", "taylor"),
-    ("pinn.gd", "laplacian"),
-];
 
 fn examples() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir("examples")
@@ -76,23 +66,13 @@ fn every_example_runs_and_its_asserts_hold() {
         let options = RunOptions { quiet: true, ..RunOptions::default() };
         let result = run(&checked, &options, &mut out);
         let stdout = String::from_utf8(out).expect("utf-8 output");
-        let pending = PENDING.iter().find(|(n, _)| *n == name(&path));
-        match (result, pending) {
+        match result {
             // Training prints its wall time: snapshot everything else.
-            (Ok(()), None) => insta::assert_snapshot!(format!("example_{}", name(&path).trim_end_matches(".gd")), without_times(&stdout)),
-            (Ok(()), Some(_)) => failures.push(format!("{} runs now: take it off PENDING", path.display())),
-            (Err(d), Some(_)) if d.code.0 == "E098" => {}
-            (Err(d), _) => failures.push(format!("{} failed:\n{stdout}{}", path.display(), d.render(&checked.sources, false))),
+            Ok(()) => insta::assert_snapshot!(format!("example_{}", name(&path).trim_end_matches(".gd")), without_times(&stdout)),
+            Err(d) => failures.push(format!("{} failed:\n{stdout}{}", path.display(), d.render(&checked.sources, false))),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn pending_examples_exist() {
-    for (n, _) in PENDING {
-        assert!(Path::new("examples").join(n).exists(), "PENDING lists {n}, which is gone");
-    }
 }
 
 /// The examples that do not train print the same (to 6 digits) on the JIT as on the
@@ -102,9 +82,6 @@ fn pending_examples_exist() {
 #[test]
 fn the_backends_agree_on_every_example() {
     for path in examples() {
-        if PENDING.iter().any(|(n, _)| *n == name(&path)) {
-            continue;
-        }
         let checked = check_file(&path).expect("readable");
         let trains = checked.program.stmts.iter().any(|s| matches!(s, gradc::compiler::check::hir::Stmt::Train(_)));
         let mut outputs = Vec::new();

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use gradc_runtime::tensor::Tensor;
 
-use super::expr::unsupported;
 use super::{leaf_types, Frame, LowerResult, Lowerer, Value};
 use crate::check::hir::{Callee, JacobianMode, Sig, Transform};
 use crate::check::types::Ty;
