@@ -147,8 +147,7 @@ fn command(file: FileId, text: &str, start: usize) -> Line {
         },
         "" => return bad("a `:` with no command", name_span, "no command name", format!("the commands are {}", COMMANDS.join(", "))),
         _ => {
-            let first = name.chars().next();
-            let close = COMMANDS.iter().find(|c| first.is_some_and(|f| c[1..].starts_with(f)));
+            let close = COMMANDS.iter().map(|c| (distance(&c[1..], name), c)).filter(|(d, _)| *d <= 2).min().map(|(_, c)| c);
             let hint = match close {
                 Some(c) => format!("did you mean `{c}`? The commands are {} (`:help` explains them)", COMMANDS.join(", ")),
                 None => format!("the commands are {} (`:help` explains them)", COMMANDS.join(", ")),
@@ -248,4 +247,20 @@ fn parse_part(file: FileId, text: &str, range: Range<usize>) -> Result<ast::Expr
         (_, Some(d)) => Err(Box::new(d)),
         (None, None) => Err(Box::new(Diagnostic::new(codes::REPL_COMMAND, "expected an expression", Span::new(file, range.start, range.end), "not an expression"))),
     }
+}
+
+/// Edit distance (insertions, deletions, substitutions), for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }

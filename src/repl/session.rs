@@ -291,23 +291,7 @@ impl Session {
     /// variable is bound.
     fn derivative(&mut self, file: usize, e: ast::Expr, wrt: Option<ast::Ident>, bindings: &[Binding], out: Out) -> Result<(), Vec<Diagnostic>> {
         let span = e.span;
-        // The variables: the names the session does not define.
-        let mut items = self.declarations(&[]);
-        items.push(ast::Item { kind: ast::ItemKind::Print(vec![self.with_lets(&[], e.clone())]), span });
-        let checked = self.check(file, items);
-        let inside = |s: Span| s.file == span.file && s.lo >= span.lo && s.hi <= span.hi;
-        let (unknown, other): (Vec<Diagnostic>, Vec<Diagnostic>) = checked.diags.into_iter().partition(|d| d.code == codes::UNKNOWN_NAME && inside(d.span()));
-        if !other.is_empty() {
-            eprint!("{}", render_all(&other, &checked.sources, self.color));
-            return Err(Vec::new());
-        }
-        let mut vars: Vec<(String, Span)> = Vec::new();
-        for d in &unknown {
-            let name = checked.sources.snippet(d.span()).to_string();
-            if !vars.iter().any(|(n, _)| *n == name) {
-                vars.push((name, d.span()));
-            }
-        }
+        let vars = self.variables(file, &e)?;
         let bad = |message: String, at: Span, label: &str, hint: &str| Err(vec![Diagnostic::new(codes::REPL_COMMAND, message, at, label).with_hint(hint)]);
         if vars.is_empty() {
             return bad("the expression has no variable to differentiate with respect to".into(), span, "every name here is defined", "a variable is a name the session does not define: `:d x^2 * y wrt x`");
@@ -329,7 +313,7 @@ impl Session {
         // Types: f64, or a bound variable's float type.
         let types = self.variable_types(file, &vars, bindings, span)?;
         let params: Vec<ast::Param> = vars.iter().zip(&types).map(|((n, s), t)| ast::Param { name: ident(n, *s), ty: type_ast(t, *s), default: None, span: *s }).collect();
-        let f = fn_item(F_NAME, params.clone(), ret_none(), self.with_lets(&[], e), span);
+        let f = fn_item(F_NAME, params.clone(), None, self.with_lets(&[], e), span);
         let mut items = self.declarations(&[]);
         items.push(f.clone());
         let checked = self.check_ok(file, items)?;
@@ -343,7 +327,7 @@ impl Session {
             },
             span,
         );
-        let d = fn_item(D_NAME, params, ret_none(), block(Vec::new(), call(derived)), span);
+        let d = fn_item(D_NAME, params, None, block(Vec::new(), call(derived)), span);
         let bound_all = vars.iter().all(|(n, _)| bindings.iter().any(|b| b.name.name == *n));
         let mut items = self.declarations(&[]);
         items.push(f);
@@ -370,6 +354,37 @@ impl Session {
             self.run(&checked, out)?;
         }
         Ok(())
+    }
+
+    /// The variables of a `:d` expression: the names in it that the session does not define,
+    /// in order of first use. The checker says which names are unknown; it may stop at the
+    /// first one in a call, so the expression is checked again, as a function of the
+    /// variables found so far, until no name is unknown.
+    fn variables(&self, file: usize, e: &ast::Expr) -> Result<Vec<(String, Span)>, Vec<Diagnostic>> {
+        let span = e.span;
+        let inside = |s: Span| s.file == span.file && s.lo >= span.lo && s.hi <= span.hi;
+        let f64_ty = Ty::Tensor(gradc_compiler::check::types::TensorTy::scalar(Elem::F64));
+        let mut vars: Vec<(String, Span)> = Vec::new();
+        loop {
+            let params = vars.iter().map(|(n, s)| ast::Param { name: ident(n, *s), ty: type_ast(&f64_ty, *s), default: None, span: *s }).collect();
+            let mut items = self.declarations(&[]);
+            items.push(fn_item(F_NAME, params, None, self.with_lets(&[], e.clone()), span));
+            let checked = self.check(file, items);
+            let (unknown, other): (Vec<Diagnostic>, Vec<Diagnostic>) = checked.diags.into_iter().partition(|d| d.code == codes::UNKNOWN_NAME && inside(d.span()));
+            let before = vars.len();
+            for d in &unknown {
+                let name = checked.sources.snippet(d.span()).to_string();
+                if !vars.iter().any(|(n, _)| *n == name) {
+                    vars.push((name, d.span()));
+                }
+            }
+            if vars.len() == before {
+                // Errors other than unknown names show once the variables have their types.
+                let _ = other;
+                vars.sort_by_key(|(_, s)| s.lo);
+                return Ok(vars);
+            }
+        }
     }
 
     /// The type each variable of `:d` takes: its binding's, if it has one and it is a float
@@ -410,15 +425,7 @@ impl Session {
     fn taylor(&mut self, file: usize, e: ast::Expr, var: ast::Ident, at: ast::Expr, order: (i64, Span), bindings: &[Binding], out: Out) -> Result<(), Vec<Diagnostic>> {
         // The operator's call spans the whole command, so its diagnostics underline that.
         let span = e.span.to(order.1);
-        // `at t = 0`: the point is a float, as a literal of `gd` is where one is expected.
-        let at = match at.kind {
-            ast::ExprKind::Int(n) => expr(ast::ExprKind::Float(n as f64), at.span),
-            ast::ExprKind::Unary(ast::UnOp::Neg, ref inner) if matches!(inner.kind, ast::ExprKind::Int(_)) => {
-                let ast::ExprKind::Int(n) = inner.kind else { unreachable!("matched above") };
-                expr(ast::ExprKind::Float(-(n as f64)), at.span)
-            }
-            _ => at,
-        };
+        let at = float_literal(at);
         let f64_ty = ast::Type { kind: ast::TypeKind::Tensor { elem: ident("f64", var.span), dims: None }, span: var.span };
         let lambda = expr(ast::ExprKind::Lambda { params: vec![ast::LambdaParam { name: var.clone(), ty: Some(f64_ty) }], body: Box::new(self.with_lets(bindings, e)) }, span);
         let op = expr(
@@ -497,8 +504,21 @@ fn binding_stmt(b: &Binding) -> ast::Stmt {
     ast::Stmt { kind: ast::StmtKind::Let { pat: ast::Pattern::Name(b.name.clone()), mutable: false, ty: None, value: b.value.clone() }, span }
 }
 
-fn ret_none() -> Option<ast::Type> {
-    None
+/// An integer literal (or its negation) as the float it stands for where a float is
+/// expected: `at t = 0`.
+fn float_literal(e: ast::Expr) -> ast::Expr {
+    let value = match &e.kind {
+        ast::ExprKind::Int(n) => Some(*n as f64),
+        ast::ExprKind::Unary(ast::UnOp::Neg, inner) => match inner.kind {
+            ast::ExprKind::Int(n) => Some(-(n as f64)),
+            _ => None,
+        },
+        _ => None,
+    };
+    match value {
+        Some(v) => expr(ast::ExprKind::Float(v), e.span),
+        None => e,
+    }
 }
 
 fn fn_item(name: &str, params: Vec<ast::Param>, ret: Option<ast::Type>, body: ast::Expr, span: Span) -> ast::Item {

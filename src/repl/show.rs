@@ -11,7 +11,7 @@
 //! exact in real arithmetic, so the printed expression equals the graph's value wherever the
 //! latter is finite, up to rounding:
 //! - `x * 0 → 0`, `0 / x → 0` (scalar results only: a zero must keep its shape);
-//! - `x * 1`, `x / 1`, `x + 0`, `x - 0`, `x ^ 1` → `x`; `x ^ 0 → 1`; `0 - x → -x`;
+//! - `x * 1`, `x / 1`, `x + 0`, `x - 0`, `x ^ 1` → `x`; `x ^ 0 → 1`; `0 - x → -x`; `x + x → 2 * x`;
 //! - `-(-x) → x`, `x * -1 → -x`, `(-a) * b → -(a * b)`, `a + (-b) → a - b`, `a - (-b) → a + b`;
 //! - constants folded through `+`, `-`, `*` and negation;
 //! - the operands of `+` and `*` ordered for reading (exact in IEEE too): constants first in
@@ -170,6 +170,10 @@ impl Table {
                 if let Some(y) = nb.filter(|y| *y < 0.0) {
                     let m = self.intern(T::Num((-y).to_bits()), vec![]);
                     return self.bin(Bin::Sub, a, m, shape);
+                }
+                if a == b && same(self, a) {
+                    let two = self.intern(T::Num(2f64.to_bits()), vec![]);
+                    return self.bin(Bin::Mul, two, a, shape);
                 }
                 let (a, b) = self.order(a, b, false);
                 self.intern(T::Bin(op, a, b), shape)
@@ -332,8 +336,23 @@ pub fn to_gd(graph: &Graph, names: &[String]) -> Result<String, String> {
                 table.intern(T::If(c, x, y), shape)
             }
             Op::Convert { to } => table.intern(T::Call(dtype_name(*to), vec![term_of[&args[0]]], String::new()), shape),
-            Op::Broadcast { shape: s } => table.intern(T::Call("broadcast", vec![term_of[&args[0]]], format!(", {}", dims(s))), shape),
-            Op::Reshape { shape: s } => table.intern(T::Call("reshape", vec![term_of[&args[0]]], format!(", {}", dims(s))), shape),
+            Op::Broadcast { shape: s } => {
+                let x = term_of[&args[0]];
+                if table.entries[x].shape == *s { x } else { table.intern(T::Call("broadcast", vec![x], format!(", {}", dims(s))), shape) }
+            }
+            Op::Reshape { shape: s } => {
+                // One element broadcast and reshaped (how a scalar goes through a vector
+                // function) is that element, reshaped.
+                let mut a = args[0];
+                if let Op::Broadcast { .. } = graph.node(a).op {
+                    let inner = graph.args(a)[0];
+                    if graph.node(inner).ty.shape.iter().product::<usize>() == 1 && s.iter().product::<usize>() == 1 {
+                        a = inner;
+                    }
+                }
+                let x = term_of[&a];
+                if table.entries[x].shape == *s { x } else { table.intern(T::Call("reshape", vec![x], format!(", {}", dims(s))), shape) }
+            }
             Op::Transpose { perm } if perm[..] == [1, 0] => table.intern(T::Transposed(term_of[&args[0]]), shape),
             Op::Transpose { .. } => return Err("transpose".into()),
             Op::Slice { starts, ends } => {
