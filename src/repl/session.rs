@@ -120,7 +120,9 @@ impl Session {
             return;
         }
         let sources = self.sources(None);
-        eprint!("{}", render_all(diags, &sources, self.color));
+        let typed = |d: &Diagnostic| self.files.get(d.span().file.0 as usize).is_some_and(|f| f.dir.is_none());
+        let diags: Vec<Diagnostic> = diags.iter().map(|d| if typed(d) { at_end_of_line(d.clone()) } else { d.clone() }).collect();
+        eprint!("{}", render_all(&diags, &sources, self.color));
     }
 
     /// Shows a diagnostic against a checked program's sources; nothing is left to report.
@@ -559,6 +561,17 @@ fn use_key(item: &ast::Item) -> Option<String> {
         ast::ItemKind::UseFile(p, _) => Some(format!("file {p}")),
         _ => None,
     }
+}
+
+/// A typed line ends where a file would: say "line" (E011's words are the parser's).
+fn at_end_of_line(mut d: Diagnostic) -> Diagnostic {
+    if d.code == codes::UNEXPECTED_EOF {
+        d.message = d.message.replace("the end of the file", "the end of the line");
+        for l in &mut d.labels {
+            l.message = l.message.replace("the file ends here", "the line ends here");
+        }
+    }
+    d
 }
 
 fn internal(message: &str, span: Span) -> Diagnostic {
