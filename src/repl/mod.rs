@@ -88,6 +88,9 @@ fn repl(options: RunOptions) -> u8 {
 
 fn interactive(mut editor: rustyline::DefaultEditor, session: &mut Session) -> u8 {
     use rustyline::error::ReadlineError;
+    // Ctrl-C while a line runs: a `train` stops with E097, anything else finishes; the
+    // session goes on either way. At the prompt, rustyline reads Ctrl-C as a key.
+    crate::run::install_interrupt_handler();
     println!("gradc repl: `:help` for commands, `:quit` or Ctrl-D to leave");
     let mut out = std::io::stdout();
     let mut pending = String::new();
@@ -102,6 +105,7 @@ fn interactive(mut editor: rustyline::DefaultEditor, session: &mut Session) -> u
                 }
                 let text = std::mem::take(&mut pending);
                 let _ = editor.add_history_entry(text.as_str());
+                crate::run::clear_interrupt();
                 if session.line(&text, &mut out) == Flow::Quit {
                     return 0;
                 }

@@ -10,6 +10,7 @@ mod init;
 mod train;
 
 pub use exec::{Backend, Executable};
+pub use train::{clear_interrupt, install_interrupt_handler};
 
 use std::io::Write;
 use std::path::Path;
