@@ -93,6 +93,12 @@ fn printed_derivatives_read_back_as_gd_with_the_same_value() {
         ("exp(x) * exp(x) * exp(x) + sin(exp(x) * y)", "x"),
         ("pow(x, y)", "y"),
         ("max(x, y) * x", "x"),
+        ("(x - 3)^3 * exp(-x)", "x"),
+        ("x^-2 + y^-1 * x", "x"),
+        ("min(x * y, x - y) + max(x, 1.0)", "x"),
+        ("-x^2 * y - (y - x) / (x * y)", "x"),
+        // A large shared term: bound by `let`.
+        ("tan(x) * sqrt(y * y + x)", "x"),
     ];
     let at = "where x = 0.7, y = -1.3";
     let mut input = String::new();
@@ -108,6 +114,7 @@ fn printed_derivatives_read_back_as_gd_with_the_same_value() {
         again += &format!("{} {at}\n", lines[3 * k]);
     }
     let values = clean(&again);
+    assert!(lines.iter().any(|l| l.starts_with("{ let t1 = ")), "a shared term gets a `let`: {lines:#?}");
     for (k, (e, v)) in cases.iter().enumerate() {
         let want: f64 = lines[3 * k + 2].parse().expect("a number");
         let got: f64 = values[k].parse().expect("a number");
