@@ -4,6 +4,7 @@
 //! - `session.rs`: the session as a growing gd program; each line is checked and run by the
 //!   ordinary front end and runner.
 //! - `line.rs`: what kind a line is, and its parts, parsed in place.
+//! - `build.rs`: the items and blocks a line is checked as, built around its parts.
 //! - `show.rs`: a derivative's IR graph printed back as gd source.
 //!
 //! On a terminal, lines are read with rustyline (editing, history; Ctrl-C cancels the line,
@@ -15,6 +16,7 @@
 //! kernel cache, and a kernel frees its machine code when dropped (`codegen::jit`), so a
 //! long session runs in bounded memory (tests/repl.rs measures 1,000 evaluations).
 
+mod build;
 mod line;
 mod session;
 mod show;

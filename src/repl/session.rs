@@ -26,6 +26,7 @@ use gradc_compiler::source::{FileId, SourceMap, Span};
 use gradc_compiler::syntax::{ast, parser};
 use gradc_runtime::tensor::Tensor;
 
+use super::build::{binding_stmt, block, expr, fn_item, float_literal, ident, item_name, name_expr, type_ast, use_key};
 use super::line::{self, Binding, Command, Line};
 use crate::run::RunOptions;
 
@@ -105,7 +106,7 @@ impl Session {
             Command::Derivative { expr, wrt, bindings } => self.derivative(file, expr, wrt, &bindings, out),
             Command::Taylor { expr, var, at, order, bindings } => self.taylor(file, expr, var, at, order, &bindings, out),
             Command::Ir { name, clif } => self.ir(&name, clif, out),
-            Command::Load { path, span } => self.load(file, &path, span, out),
+            Command::Load { path, span } => self.load(&path, span, out),
         };
         if let Err(diags) = result {
             self.report(&diags, out);
@@ -466,7 +467,7 @@ impl Session {
     }
 
     /// `:load path`: the file's items join the session as if typed; its statements run.
-    fn load(&mut self, line_file: usize, path: &str, span: Span, out: Out) -> Result<(), Vec<Diagnostic>> {
+    fn load(&mut self, path: &str, span: Span, out: Out) -> Result<(), Vec<Diagnostic>> {
         let bytes = std::fs::read(path).map_err(|e| {
             let why = if e.kind() == std::io::ErrorKind::NotFound { "file not found".to_string() } else { e.to_string() };
             vec![Diagnostic::new(codes::REPL_COMMAND, format!("cannot read `{path}`: {why}"), span, "this file").with_hint("a relative path starts at the directory `gradc repl` runs in")]
@@ -474,92 +475,9 @@ impl Session {
         let Ok(text) = String::from_utf8(bytes) else {
             return Err(vec![Diagnostic::new(codes::INVALID_UTF8, format!("`{path}` is not valid UTF-8"), span, "this file").with_hint("gd source files are UTF-8 text")]);
         };
-        let _ = line_file;
         let dir = Path::new(path).parent().map(Path::to_path_buf).unwrap_or_default();
         let file = self.add_file(path.to_string(), text, Some(dir));
         self.items(file, out)
-    }
-}
-
-// ----- AST building -----
-
-fn expr(kind: ast::ExprKind, span: Span) -> ast::Expr {
-    ast::Expr { kind, span }
-}
-
-fn ident(name: &str, span: Span) -> ast::Ident {
-    ast::Ident { name: name.to_string(), span }
-}
-
-fn name_expr(name: &str, span: Span) -> ast::Expr {
-    expr(ast::ExprKind::Name(ast::Path { segments: vec![ident(name, span)], span }), span)
-}
-
-/// `{ stmts… value }`, spanning the value.
-fn block(stmts: Vec<ast::Stmt>, value: ast::Expr) -> ast::Expr {
-    let span = value.span;
-    expr(ast::ExprKind::Block(ast::Block { stmts, value: Some(Box::new(value)), span }), span)
-}
-
-fn binding_stmt(b: &Binding) -> ast::Stmt {
-    let span = b.name.span.to(b.value.span);
-    ast::Stmt { kind: ast::StmtKind::Let { pat: ast::Pattern::Name(b.name.clone()), mutable: false, ty: None, value: b.value.clone() }, span }
-}
-
-/// An integer literal (or its negation) as the float it stands for where a float is
-/// expected: `at t = 0`.
-fn float_literal(e: ast::Expr) -> ast::Expr {
-    let value = match &e.kind {
-        ast::ExprKind::Int(n) => Some(*n as f64),
-        ast::ExprKind::Unary(ast::UnOp::Neg, inner) => match inner.kind {
-            ast::ExprKind::Int(n) => Some(-(n as f64)),
-            _ => None,
-        },
-        _ => None,
-    };
-    match value {
-        Some(v) => expr(ast::ExprKind::Float(v), e.span),
-        None => e,
-    }
-}
-
-fn fn_item(name: &str, params: Vec<ast::Param>, ret: Option<ast::Type>, body: ast::Expr, span: Span) -> ast::Item {
-    let body = match body.kind {
-        ast::ExprKind::Block(b) => b,
-        kind => ast::Block { stmts: Vec::new(), value: Some(Box::new(ast::Expr { kind, span: body.span })), span: body.span },
-    };
-    let decl = ast::FnDecl { name: ident(name, span), generics: Vec::new(), params, ret, body, jvp_rule: None };
-    ast::Item { kind: ast::ItemKind::Fn(std::rc::Rc::new(decl)), span }
-}
-
-/// A checked type written back as a type annotation.
-fn type_ast(ty: &Ty, span: Span) -> ast::Type {
-    let kind = match ty {
-        Ty::Tensor(t) => {
-            let elem = ident(t.elem.name(), span);
-            let dims = (!t.shape.is_empty()).then(|| t.shape.iter().map(|&d| ast::Dim::Lit(d as i64, span)).collect());
-            ast::TypeKind::Tensor { elem, dims }
-        }
-        Ty::Tuple(ts) => ast::TypeKind::Tuple(ts.iter().map(|t| type_ast(t, span)).collect()),
-    };
-    ast::Type { kind, span }
-}
-
-/// The name an item declares (for redeclaration), if it declares one.
-fn item_name(item: &ast::Item) -> Option<String> {
-    match &item.kind {
-        ast::ItemKind::Const { name, .. } | ast::ItemKind::Param { name, .. } | ast::ItemKind::Data { name, .. } | ast::ItemKind::DerivedFn { name, .. } => Some(name.name.clone()),
-        ast::ItemKind::Fn(decl) => Some(decl.name.name.clone()),
-        _ => None,
-    }
-}
-
-/// What a `use` brings in, so that the session holds each once.
-fn use_key(item: &ast::Item) -> Option<String> {
-    match &item.kind {
-        ast::ItemKind::UseModule(m) => Some(format!("module {}", m.name)),
-        ast::ItemKind::UseFile(p, _) => Some(format!("file {p}")),
-        _ => None,
     }
 }
 
