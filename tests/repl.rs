@@ -159,9 +159,11 @@ fn items_join_the_session_and_a_redeclaration_replaces() {
          print \"sum\", sum(w), max(softmax(w)) > 0.5;\n\
          fn g = grad(|v: f64[3]| sum(v * w));\n\
          g(zeros([3]))\n\
-         :type nn::softmax(w)\n",
+         :type nn::softmax(w)\n\
+         :type f\n\
+         :type g\n",
     );
-    assert_eq!(lines, vec!["4.0", "20.0", "sum 6.0 true", "[1.0, 2.0, 3.0]", "f64[3]"]);
+    assert_eq!(lines, vec!["4.0", "20.0", "sum 6.0 true", "[1.0, 2.0, 3.0]", "f64[3]", "fn f(x: f64) -> f64", "fn g = grad(|v: f64[3]| sum(v * w));"]);
 }
 
 #[test]

@@ -34,7 +34,7 @@ declaration typed again replaces the earlier one.
 
   :d EXPR [wrt VAR] [where …]              the derivative, simplified, as gd source
   :taylor EXPR at VAR = POINT order K      the Taylor coefficients c0 … cK
-  :type EXPR [where …]                     the expression's type
+  :type EXPR [where …]                     the expression's type (a function's declaration)
   :ir FN                                   the IR graph of a function
   :clif FN                                 its Cranelift IR
   :load PATH                               a file's items, as if typed (statements run)

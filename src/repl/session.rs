@@ -278,16 +278,45 @@ impl Session {
         }
     }
 
+    /// `:type e`: the type of a value; for a function of the session, its declaration.
     fn type_of(&mut self, file: usize, e: ast::Expr, bindings: &[Binding], out: Out) -> Result<(), Vec<Diagnostic>> {
         let span = e.span;
+        let signature = self.signature(&e);
         let value = self.with_lets(bindings, e);
         let mut items = self.declarations(&[]);
         items.push(ast::Item { kind: ast::ItemKind::Print(vec![value]), span });
-        let checked = self.check_ok(file, items)?;
+        let checked = self.check(file, items);
+        if !checked.is_ok() {
+            if let Some(sig) = signature {
+                let _ = writeln!(out, "{sig}");
+                return Ok(());
+            }
+            eprint!("{}", checked.render(self.color));
+            return Err(Vec::new());
+        }
         for ty in Self::printed_types(&checked) {
             let _ = writeln!(out, "{ty}");
         }
         Ok(())
+    }
+
+    /// The declaration of the session's function `e` names, as written (up to its body).
+    fn signature(&self, e: &ast::Expr) -> Option<String> {
+        let ast::ExprKind::Name(path) = &e.kind else { return None };
+        let [name] = &path.segments[..] else { return None };
+        for &f in self.decl_files.iter().rev() {
+            let text = &self.files[f].text;
+            for item in self.parse_file(f).0.items {
+                match &item.kind {
+                    ast::ItemKind::Fn(decl) if decl.name.name == name.name => {
+                        return text.get(item.span.lo as usize..decl.body.span.lo as usize).map(|s| s.trim_end().to_string());
+                    }
+                    ast::ItemKind::DerivedFn { name: n, .. } if n.name == name.name => return text.get(item.span.range()).map(str::to_string),
+                    _ => {}
+                }
+            }
+        }
+        None
     }
 
     /// `:d e [wrt v] [where …]`: the derivative as gd source, and its value where every
