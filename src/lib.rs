@@ -2,3 +2,4 @@
 pub use gradc_compiler as compiler;
 pub use gradc_runtime as runtime;
 pub mod run;
+pub mod repl;

@@ -72,6 +72,15 @@ enum Command {
         #[arg(long)]
         clif: bool,
     },
+    /// An interactive session: items, expressions, `:d` derivatives, `:help` for more.
+    Repl {
+        /// Seed of the session's random generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Run native code (`jit`) or the reference interpreter (`interp`).
+        #[arg(long, value_enum, default_value_t = BackendArg::Jit)]
+        backend: BackendArg,
+    },
 }
 
 /// Keeps freed tensor buffers in the heap for reuse. glibc returns every allocation above
@@ -130,6 +139,16 @@ fn dispatch(cli: Cli) -> ExitCode {
                     ExitCode::from(if interrupted { 130 } else { 1 })
                 }
             }
+        }
+        Command::Repl { seed, backend } => {
+            let backend = match backend {
+                BackendArg::Jit => gradc::run::Backend::Jit,
+                BackendArg::Interp => gradc::run::Backend::Interp,
+            };
+            // Progress bars only where someone watches them.
+            let quiet = !std::io::stderr().is_terminal();
+            let options = gradc::run::RunOptions { seed, quiet, resume: None, backend, threads: None };
+            ExitCode::from(gradc::repl::main(options))
         }
         Command::Ir { file, function, raw, grad, jvp, hessian, clif } => {
             let Some(checked) = check(&file) else { return ExitCode::from(1) };

@@ -43,6 +43,7 @@ const RUN_FIXTURES: &str = "tests/fixtures/errors/run";
 const UNREACHABLE: &[(&str, &str)] = &[
     ("E097", "Ctrl-C is a signal, not a program; tests/train.rs sends it"),
     ("E099", "a bug in gradc; no program should trigger it"),
+    ("E100", "REPL lines only; tests/repl.rs reports it"),
 ];
 
 /// Fixtures written at test time (into a temporary directory): name and bytes.

@@ -10,6 +10,7 @@ mod init;
 mod train;
 
 pub use exec::{Backend, Executable};
+pub use train::{clear_interrupt, install_interrupt_handler};
 
 use std::io::Write;
 use std::path::Path;
@@ -63,10 +64,33 @@ pub struct Runner<'c> {
 /// Runs every statement of a checked program, printing to `out`.
 pub fn run(checked: &Checked, options: &RunOptions, out: &mut dyn Write) -> RunResult<()> {
     let mut runner = Runner::new(checked, options)?;
+    run_statements(&mut runner, out)
+}
+
+/// Runs a program whose params may already have values (the REPL's session, where each line
+/// is a program and params keep their values from line to line): `carried[k]`, when given,
+/// replaces param `k`'s initial value. Gives the params' values at the end, also when a
+/// statement failed (a `train` before a failing `assert` has still trained).
+pub fn run_carrying(checked: &Checked, options: &RunOptions, carried: Vec<Option<Tensor>>, out: &mut dyn Write) -> (Option<Vec<Tensor>>, RunResult<()>) {
+    let mut runner = match Runner::new(checked, options) {
+        Ok(r) => r,
+        Err(d) => return (None, Err(d)),
+    };
+    for (k, v) in carried.into_iter().enumerate() {
+        if let Some(v) = v.filter(|v| runner.params.get(k).is_some_and(|p| p.dtype() == v.dtype() && p.shape() == v.shape())) {
+            runner.params[k] = v;
+        }
+    }
+    let result = run_statements(&mut runner, out);
+    (Some(runner.params), result)
+}
+
+fn run_statements(runner: &mut Runner, out: &mut dyn Write) -> RunResult<()> {
+    let checked = runner.checked;
     let mut trains = 0;
     for stmt in &checked.program.stmts {
         if let Stmt::Train(t) = stmt {
-            train::train(&mut runner, t, trains, out)?;
+            train::train(runner, t, trains, out)?;
             trains += 1;
             continue;
         }

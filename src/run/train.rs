@@ -36,12 +36,19 @@ use super::{eval_error, Executable, RunResult, Runner};
 /// Set by Ctrl-C; the loop writes a checkpoint and stops with exit status 130.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-fn install_interrupt_handler() {
+/// Makes Ctrl-C stop a `train` (with E097) rather than the process. The REPL installs it
+/// at its start, so that Ctrl-C during a line never ends the session.
+pub fn install_interrupt_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // If a handler cannot be installed, Ctrl-C simply ends the process as usual.
         let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::SeqCst));
     });
+}
+
+/// Forgets a Ctrl-C that no `train` has seen: the REPL's next line starts afresh.
+pub fn clear_interrupt() {
+    INTERRUPTED.store(false, Ordering::SeqCst);
 }
 
 /// The compiled pieces of one `train` block.

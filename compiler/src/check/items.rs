@@ -234,7 +234,7 @@ impl Checker<'_> {
                     return None;
                 }
                 let path_span = positional[0].span;
-                let full = self.files[file].dir.join(path);
+                let full = self.dir_at(file, path_span).join(path);
                 if fname == "npy" {
                     if let Some((n, _)) = named.first() {
                         return unknown(self, n, "none");

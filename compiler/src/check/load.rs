@@ -42,7 +42,7 @@ pub fn check_source(name: &str, text: &str, dir: PathBuf) -> Checked {
 
 /// The stack the front end runs on. The parser bounds nesting depth (E014); this gives the
 /// recursive checker room under that bound on any caller's thread (test threads have 2 MiB).
-const FRONT_END_STACK: usize = 256 << 20;
+pub const FRONT_END_STACK: usize = 256 << 20;
 
 fn check_bytes(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
     std::thread::scope(|s| {
@@ -60,8 +60,24 @@ fn check_on_this_thread(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
     let mut sources = SourceMap::new();
     let mut diags = Vec::new();
     let root = read_source(&mut sources, name, None, bytes, &mut diags);
-    let mut program = hir::Program::default();
-    if diags.is_empty() {
+    if !diags.is_empty() {
+        return Checked { sources, program: hir::Program::default(), diags };
+    }
+    let (module, diags) = parser::parse(root, &sources.get(root).text);
+    check_parsed(sources, module, diags, dir, HashMap::new())
+}
+
+/// Checks a program assembled by the caller from files already in `sources` (the REPL's
+/// session: its items, each from the line or file it was typed in, so that diagnostics point
+/// there). Relative paths start at `dirs[file]` for the files listed, else at `dir`.
+///
+/// Runs on the caller's thread, which needs a stack of [`FRONT_END_STACK`] bytes.
+pub fn check_module_on_this_thread(sources: SourceMap, module: ast::Module, dir: PathBuf, dirs: HashMap<FileId, PathBuf>) -> Checked {
+    check_parsed(sources, module, Vec::new(), dir, dirs)
+}
+
+fn check_parsed(mut sources: SourceMap, module: ast::Module, diags: Vec<Diagnostic>, dir: PathBuf, dirs: HashMap<FileId, PathBuf>) -> Checked {
+    let (program, diags) = {
         let mut checker = Checker {
             sources: &mut sources,
             diags,
@@ -77,11 +93,10 @@ fn check_on_this_thread(name: &str, bytes: &[u8], dir: PathBuf) -> Checked {
             broken_params: Vec::new(),
         };
         let mut loader = Loader { stdlib: HashMap::new(), files: HashMap::new(), stack: Vec::new() };
-        let root_idx = loader.load(&mut checker, root, dir, false);
+        let root_idx = loader.load_parsed(&mut checker, module, dir, dirs, false);
         checker.check_root(root_idx);
-        program = std::mem::take(&mut checker.program);
-        diags = checker.diags;
-    }
+        (std::mem::take(&mut checker.program), checker.diags)
+    };
     Checked { sources, program, diags }
 }
 
@@ -119,9 +134,14 @@ impl Loader {
     fn load(&mut self, ck: &mut Checker, source: FileId, dir: PathBuf, stdlib: bool) -> FileIdx {
         let (module, diags) = parser::parse(source, &ck.sources.get(source).text);
         ck.diags.extend(diags);
+        self.load_parsed(ck, module, dir, HashMap::new(), stdlib)
+    }
+
+    /// Loads what a parsed file uses and registers its names.
+    fn load_parsed(&mut self, ck: &mut Checker, module: ast::Module, dir: PathBuf, file_dirs: HashMap<FileId, PathBuf>, stdlib: bool) -> FileIdx {
         let module = Rc::new(module);
         let idx = ck.files.len();
-        ck.files.push(FileInfo { stdlib, module: module.clone(), dir: dir.clone(), own: HashMap::new(), uses: Vec::new() });
+        ck.files.push(FileInfo { stdlib, module: module.clone(), dir: dir.clone(), file_dirs, uses: Vec::new(), own: HashMap::new() });
         for item in &module.items {
             match &item.kind {
                 ast::ItemKind::UseModule(name) => {
@@ -130,7 +150,8 @@ impl Loader {
                     }
                 }
                 ast::ItemKind::UseFile(path, span) => {
-                    if let Some(target) = self.load_path(ck, &dir, path, *span) {
+                    let from = ck.files[idx].file_dirs.get(&span.file).unwrap_or(&dir).clone();
+                    if let Some(target) = self.load_path(ck, &from, path, *span) {
                         let stem = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
                         ck.files[idx].uses.push((stem, target, item.span));
                     }

@@ -32,7 +32,7 @@ use consts::ConstValue;
 use hir::{DataId, FnId, ParamId};
 
 pub use items::data_diagnostic;
-pub use load::{check_file, check_source, Checked};
+pub use load::{check_file, check_module_on_this_thread, check_source, Checked, FRONT_END_STACK};
 
 /// The largest number of elements one tensor may have (2³⁴, 128 GiB of f64): shapes past it
 /// are compile errors rather than allocation failures at run time.
@@ -74,6 +74,9 @@ struct FileInfo {
     module: Rc<ast::Module>,
     /// Directory that relative input paths start from.
     dir: PathBuf,
+    /// For a module assembled from several source files (the REPL's session): the directory
+    /// of each file whose relative paths start elsewhere than `dir` (a `:load`ed file's).
+    file_dirs: HashMap<crate::source::FileId, PathBuf>,
     own: HashMap<String, (Global, Span)>,
     /// Modules and files this one brings in: the name they are qualified by (`nn`, or the
     /// file's stem), the file, and the `use` span.
@@ -144,6 +147,12 @@ pub(crate) struct Checker<'s> {
 }
 
 impl<'s> Checker<'s> {
+    /// The directory relative input paths written at `span` start from.
+    fn dir_at(&self, file: FileIdx, span: Span) -> &std::path::Path {
+        let info = &self.files[file];
+        info.file_dirs.get(&span.file).unwrap_or(&info.dir)
+    }
+
     fn error(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }

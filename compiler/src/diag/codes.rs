@@ -94,4 +94,5 @@ codes! {
     INTERRUPTED = "E097": "a run stopped by Ctrl-C (exit status 130)";
     UNSUPPORTED = "E098": "a construct that this version of gradc checks but cannot run yet";
     INTERNAL = "E099": "an internal error: a bug in gradc";
+    REPL_COMMAND = "E100": "a REPL line that is not a command the REPL knows, or a command in the wrong form";
 }

@@ -86,6 +86,21 @@ pub fn parse_expr(file: FileId, src: &str) -> (Option<ast::Expr>, Vec<Diagnostic
     (expr, diags)
 }
 
+/// Parses one block statement (for the REPL's `let` lines). `None` when it is not one.
+pub fn parse_stmt(file: FileId, src: &str) -> (Option<ast::Stmt>, Vec<Diagnostic>) {
+    let (toks, mut diags) = lexer::lex(file, src);
+    let mut ctx = Ctx::new(file, src);
+    let result = grammar::StmtParser::new().parse(&mut ctx, Tokens::new(file, &toks));
+    let (stmt, err) = match result {
+        Ok(s) if s.depth != build::POISON => (s.node, None),
+        Ok(_) => (None, None),
+        Err(e) => (None, Some(e)),
+    };
+    finish(err, &mut ctx, &toks, &mut diags);
+    diags.sort_by_key(|d| (d.span().lo, d.span().hi));
+    (stmt, diags)
+}
+
 /// Words the recovered errors and a final fatal one, and adds them with the actions' own
 /// errors to `diags`: at most [`MAX_SYNTAX_ERRORS`] in all, in source order.
 fn finish<'src>(fatal: Option<Error<'src>>, ctx: &mut Ctx<'src>, toks: &[Spanned<'src>], diags: &mut Vec<Diagnostic>) {
