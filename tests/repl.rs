@@ -213,17 +213,12 @@ fn ir_and_clif_show_what_gradc_ir_shows() {
 #[test]
 fn taylor_goes_through_the_operator() {
     let s = repl(":taylor exp(sin(t)) at t = 0 order 5\n1.0 + 1\n");
-    // Until Taylor mode runs, the operator's own diagnostic, underlining the command.
-    if s.stderr.contains("[E098]") {
-        assert!(s.stderr.contains("`taylor` cannot run"), "{}", s.stderr);
-        assert!(s.stderr.contains(":taylor exp(sin(t)) at t = 0 order 5"), "shown against the line typed:\n{}", s.stderr);
-    }
-    assert!(s.stdout.ends_with("2.0\n"), "the session goes on: {}", s.stdout);
+    assert_eq!(s.stderr, "");
+    assert_eq!(s.stdout, "[1.0, 1.0, 0.5, 0.0, -0.125, -0.06666666666666667]\n2.0\n");
 }
 
 /// ORACLES.md T1: `exp(sin t)` at 0, normalised coefficients 1, 1, 1/2, 0, −1/8, −1/15, −1/240.
 #[test]
-#[ignore = "needs Taylor mode (branch taylor)"]
 fn taylor_of_exp_sin_matches_oracle_t1() {
     let lines = clean(":taylor exp(sin(t)) at t = 0 order 6\n");
     let got: Vec<f64> = lines[0].trim_matches(['[', ']']).split(", ").map(|x| x.parse().expect("a number")).collect();
