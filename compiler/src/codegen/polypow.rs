@@ -75,11 +75,11 @@
 //! descriptions.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use gradc_runtime::tensor::DType;
 
 use super::emit::Em;
-use super::polymath::{SHIFT, SHIFT_BITS, SQRT_HALF_BITS};
+use super::polymath::{SHIFT, SHIFT_BITS};
 use crate::ir::BinaryOp;
 
 /// The documented error bound (ulps against libm) of the inline form of the binary op `b` on
@@ -92,24 +92,124 @@ pub fn binary_ulp_bound(b: BinaryOp, d: DType) -> Option<u64> {
     }
 }
 
-/// ln 2 in double-double (the low part is the rounded remainder), and the double-double
-/// constants of `log₂ m`: 2/ln 2 and (2/3)/ln 2.
+/// ln 2 in double-double (the low part is the rounded remainder).
 const LN2_HI: f64 = std::f64::consts::LN_2;
 const LN2_LO: f64 = 2.3190468138462996e-17;
-const K2_HI: f64 = 2.8853900817779268;
-const K2_LO: f64 = 4.0710547481862066e-17;
-const C3_HI: f64 = 0.9617966939259756;
-const C3_LO: f64 = 5.0577616648125907e-17;
 /// `|y|` is clamped to this (see the module doc).
 const Y_CLAMP: f64 = 1e270;
-/// `|z|` beyond which `2^z` overflows or underflows to 0 whatever the rest.
+/// `|y·ln x|` beyond which `e^(y·ln x)` overflows or underflows to 0 whatever the rest.
 const Z_CLAMP: f64 = 1200.0;
+/// The log table's intervals start here: `z ∈ [OFF, 2·OFF)`, `OFF ≈ 0.7057` (its bits), so
+/// that the interval holding 1 is split near its middle and gets `c = 1` (no cancellation of
+/// `log c` against `log(z/c)` for `x` near 1).
+const OFF: i64 = 0x3fe6_9555_0000_0000;
+/// log₂ of the table sizes (both 128 entries).
+const BITS: u32 = 7;
+const N: usize = 1 << BITS;
+/// Byte displacements of the tables in [`Tables`].
+const D_INVC: i32 = 0;
+const D_LOGC: i32 = 8 * N as i32;
+const D_LOGCT: i32 = 16 * N as i32;
+const D_ETAIL: i32 = 24 * N as i32;
+const D_EHI: i32 = 32 * N as i32;
 
-/// A double-double: the unevaluated sum `hi + lo`, `|lo| ≤ ulp(hi)/2` (about).
-#[derive(Clone, Copy)]
-struct Dd {
-    hi: Value,
-    lo: Value,
+/// The tables, built once (from `+ − × ÷` and `mul_add` only, so the same bits on every
+/// host) and read by the emitted code through their address. Interval `i` of the log is the
+/// doubles whose bits lie in `[OFF + i·2⁴⁵, OFF + (i+1)·2⁴⁵)`; `c` is near its middle and
+/// `1/c` has at most 9 significant bits (`round(128/m)/128` below 1, `round(256/m)/256`
+/// above), so `z_hi·(1/c)` is exact for a 21-bit `z_hi`; `log c` is split as a multiple of
+/// 2⁻⁴³ plus a tail, so `k·ln2_hi + log c` is exact. The exp table holds `2^(j/128)` as its
+/// rounded value and the relative remainder.
+#[repr(C)]
+struct Tables {
+    invc: [f64; N],
+    logc: [f64; N],
+    logctail: [f64; N],
+    exp_tail: [f64; N],
+    exp_hi: [f64; N],
+}
+
+fn tables() -> &'static Tables {
+    static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut t = Tables { invc: [0.0; N], logc: [0.0; N], logctail: [0.0; N], exp_tail: [0.0; N], exp_hi: [0.0; N] };
+        for i in 0..N {
+            let lo = f64::from_bits((OFF + ((i as i64) << 45)) as u64);
+            let hi = f64::from_bits((OFF + ((i as i64 + 1) << 45)) as u64);
+            let m = 0.5 * (lo + hi);
+            let invc = if m < 1.0 { (N as f64 / m).round() / N as f64 } else { (2.0 * N as f64 / m).round() / (2 * N) as f64 };
+            // log c = −log(1/c).
+            let l = dd::log(invc);
+            let (l0, l1) = (-l.0, -l.1);
+            let head = (l0 * 2f64.powi(43)).round() / 2f64.powi(43);
+            t.invc[i] = invc;
+            t.logc[i] = head;
+            t.logctail[i] = (l0 - head) + l1;
+            let e = dd::exp(dd::mul(dd::D(LN2_HI, LN2_LO), dd::D(i as f64 / N as f64, 0.0)));
+            t.exp_hi[i] = e.0;
+            t.exp_tail[i] = e.1 / e.0;
+        }
+        t
+    })
+}
+
+/// Double-double arithmetic on the host, for building the tables (exact products by
+/// `mul_add`, which is correctly rounded everywhere).
+mod dd {
+    #[derive(Clone, Copy)]
+    pub struct D(pub f64, pub f64);
+
+    fn fast(a: f64, b: f64) -> D {
+        let s = a + b;
+        D(s, b - (s - a))
+    }
+
+    pub fn add(a: D, b: D) -> D {
+        let s = a.0 + b.0;
+        let bb = s - a.0;
+        let e = (a.0 - (s - bb)) + (b.0 - bb);
+        fast(s, e + a.1 + b.1)
+    }
+
+    pub fn mul(a: D, b: D) -> D {
+        let p = a.0 * b.0;
+        let e = a.0.mul_add(b.0, -p) + (a.0 * b.1 + a.1 * b.0);
+        fast(p, e)
+    }
+
+    /// `a / n`, `n` a small integer.
+    fn div_n(a: D, n: f64) -> D {
+        let q = a.0 / n;
+        let r = (-q).mul_add(n, a.0) + a.1;
+        fast(q, r / n)
+    }
+
+    /// `e^t` for `|t| < 1`: the Taylor series to 2⁻¹¹⁰.
+    pub fn exp(t: D) -> D {
+        let (mut s, mut term) = (D(1.0, 0.0), D(1.0, 0.0));
+        for n in 1..32 {
+            term = div_n(mul(term, t), n as f64);
+            s = add(s, term);
+        }
+        s
+    }
+
+    /// `ln a` for `a ∈ [0.5, 2]`: a start from `2·atanh((a−1)/(a+1))` in `f64`, then two
+    /// Newton steps `y ← y + a·e^(−y) − 1`.
+    pub fn log(a: f64) -> D {
+        let s = (a - 1.0) / (a + 1.0);
+        let w = s * s;
+        let mut p = 0.0;
+        for j in (0..30).rev() {
+            p = p * w + 1.0 / (2 * j + 1) as f64;
+        }
+        let mut y = D(2.0 * s * p, 0.0);
+        for _ in 0..2 {
+            let e = mul(exp(D(-y.0, -y.1)), D(a, 0.0));
+            y = add(y, add(e, D(-1.0, 0.0)));
+        }
+        y
+    }
 }
 
 impl Em<'_, '_> {
@@ -127,20 +227,27 @@ impl Em<'_, '_> {
         let lo = self.fcmp_k(FloatCC::LessThan, yc, -Y_CLAMP);
         let c = self.k(y, -Y_CLAMP);
         let yc = self.sel(lo, c, yc);
-        // z = y·log2|x| in double-double.
-        let t = self.log2_dd(ax);
-        let p = self.two_prod(yc, t.hi);
-        let yt = self.b.ins().fmul(yc, t.lo);
-        let l = self.b.ins().fadd(p.lo, yt);
-        let z = self.fast2sum(p.hi, l);
-        let mag = self.exp2_dd(z);
+        let base = self.b.ins().iconst(types::I64, tables() as *const Tables as i64);
+        // y·ln|x| = e_hi + e_lo: y and l_hi split in 26-bit halves, e_hi = y_hi·l_hi' exact.
+        let (lh, ll) = self.log_dd(base, ax);
+        let yh = self.hi26(yc);
+        let yl = self.b.ins().fsub(yc, yh);
+        let lhh = self.hi26(lh);
+        let lhl = self.b.ins().fsub(lh, lhh);
+        let lhl = self.b.ins().fadd(lhl, ll);
+        let eh = self.b.ins().fmul(yh, lhh);
+        let a = self.b.ins().fmul(yl, lhh);
+        let b = self.b.ins().fmul(yc, lhl);
+        let el = self.b.ins().fadd(a, b);
+        let mag = self.exp_dd(base, eh, el);
         self.pow_specials(x, y, ax, mag)
     }
 
-    /// `log₂ a` in double-double for finite `a > 0` (see the module doc); garbage, but no
-    /// trap, for 0, inf and NaN, which the caller replaces.
-    fn log2_dd(&mut self, a: Value) -> Dd {
-        // 2^e·m, m ∈ [√2/2, √2), as the inline log (subnormals scaled by 2^54 first).
+    /// `ln a = hi + lo` (about 2⁻⁶⁸ relative) for finite `a > 0` (see the module doc);
+    /// garbage, but no trap and no load out of the table, for 0, inf and NaN, which the
+    /// caller replaces.
+    fn log_dd(&mut self, base: Value, a: Value) -> (Value, Value) {
+        // a = 2^k·z, z ∈ [OFF, 2·OFF) (subnormals scaled by 2^54 first).
         let tiny = self.fcmp_k(FloatCC::LessThan, a, f64::MIN_POSITIVE);
         let xs = self.mul_k(a, 18014398509481984.0); // 2^54
         let xs = self.sel(tiny, xs, a);
@@ -148,114 +255,145 @@ impl Em<'_, '_> {
         let c0 = self.k(a, 0.0);
         let ebias = self.sel(tiny, c54, c0);
         let bits = self.bits_of(xs);
-        let ix = self.iadd_k(bits, 0x3ff0_0000_0000_0000 - SQRT_HALF_BITS);
+        let ix = self.iadd_k(bits, 0x3ff0_0000_0000_0000 - OFF);
         let n = self.b.ins().iconst(types::I64, 52);
         let eb = self.b.ins().ushr(ix, n);
-        let mb = self.band_k(ix, 0x000f_ffff_ffff_ffff);
-        let mb = self.iadd_k(mb, SQRT_HALF_BITS);
-        let m = self.float_of(mb);
         let eb = self.iadd_k(eb, SHIFT_BITS);
-        let ef = self.float_of(eb);
-        let ef = self.add_k(ef, -SHIFT - 1023.0);
-        let ef = self.b.ins().fsub(ef, ebias);
-        // s = (m − 1)/(m + 1): u = m − 1 exact; v = 1 + m by Fast2Sum (exponent of 1 ≥ m's);
-        // one reciprocal: s.hi = u·(1/v.hi), s.lo = (u − s.hi·v.hi − s.hi·v.lo)/v.hi with
-        // s.hi·v.hi exact (s.hi need not be the rounded quotient: s.lo carries the rest).
-        let u = self.add_k(m, -1.0);
-        let one = self.k(a, 1.0);
-        let v = self.fast2sum(one, m);
-        let inv = self.b.ins().fdiv(one, v.hi);
-        let sh = self.b.ins().fmul(u, inv);
-        let p = self.two_prod(sh, v.hi);
-        let r = self.b.ins().fsub(u, p.hi);
-        let r = self.b.ins().fsub(r, p.lo);
-        let sv = self.b.ins().fmul(sh, v.lo);
-        let r = self.b.ins().fsub(r, sv);
-        let sl = self.b.ins().fmul(r, inv);
-        let s = Dd { hi: sh, lo: sl };
-        // w = s² (double-double).
-        let w = self.two_prod(sh, sh);
-        let ss = self.b.ins().fmul(sh, sl);
-        let ss = self.b.ins().fadd(ss, ss);
-        let wl = self.b.ins().fadd(w.lo, ss);
-        let w = Dd { hi: w.hi, lo: wl };
-        // log2 m = (2/ln 2)·s + s³·c, c = (2/3)/ln 2 + w·R(w)/ln 2,
-        // R(w) = 2/5 + 2w/7 + … + 2w¹⁰/25 (Estrin's scheme: a short dependency chain);
-        // 2/ln 2, (2/3)/ln 2 and the head of c in double-double.
-        let coef: Vec<f64> = (0..11).map(|j| 2.0 / (2 * j + 5) as f64 / std::f64::consts::LN_2).collect();
-        let rw = self.estrin(w.hi, &coef);
-        let t = self.b.ins().fmul(w.hi, rw);
-        let c3 = self.k(a, C3_HI);
-        let c = self.fast2sum(c3, t);
-        let wr = self.mul_k(w.lo, coef[0]);
-        let cl = self.add_k(c.lo, C3_LO);
-        let cl = self.b.ins().fadd(cl, wr);
-        let c = Dd { hi: c.hi, lo: cl };
-        let s3 = self.dd_mul(s, w);
-        let q = self.dd_mul(s3, c);
-        let k2 = Dd { hi: self.k(a, K2_HI), lo: self.k(a, K2_LO) };
-        let l = self.dd_mul(s, k2);
-        let g = self.two_sum(l.hi, q.hi);
-        let gl = self.b.ins().fadd(l.lo, q.lo);
-        let gl = self.b.ins().fadd(g.lo, gl);
-        // + e (exact integer; TwoSum: e may be 0 or smaller than log2 m).
-        let t = self.two_sum(ef, g.hi);
-        let tl = self.b.ins().fadd(t.lo, gl);
-        self.fast2sum(t.hi, tl)
+        let kf = self.float_of(eb);
+        let kf = self.add_k(kf, -SHIFT - 1023.0);
+        let kf = self.b.ins().fsub(kf, ebias);
+        let mb = self.band_k(ix, 0x000f_ffff_ffff_ffff);
+        let iz = self.iadd_k(mb, OFF);
+        let z = self.float_of(iz);
+        // The interval: the top 7 bits of z's offset significand, as a byte offset.
+        let n = self.b.ins().iconst(types::I64, 52 - BITS as i64 - 3);
+        let off = self.b.ins().ushr(ix, n);
+        let off = self.band_k(off, ((N - 1) << 3) as i64);
+        let addrs = self.lane_addrs(base, off);
+        let invc = self.gather(&addrs, D_INVC);
+        let logc = self.gather(&addrs, D_LOGC);
+        let logct = self.gather(&addrs, D_LOGCT);
+        // r = z/c − 1 = r_hi + r_lo: z_hi (21 bits)·invc (≤ 9 bits) is exact, so is − 1.
+        let zh = self.iadd_k(iz, 1 << 31);
+        let zh = self.band_k(zh, -1 << 32);
+        let zh = self.float_of(zh);
+        let zl = self.b.ins().fsub(z, zh);
+        let rh = self.b.ins().fmul(zh, invc);
+        let rh = self.add_k(rh, -1.0);
+        let rl = self.b.ins().fmul(zl, invc);
+        let r = self.b.ins().fadd(rh, rl);
+        // k·ln2 + log c + r (k·ln2_hi + log c exact), its rounding errors kept.
+        let (l2h, l2l) = ln2_split(42);
+        let t1 = self.mul_k(kf, l2h);
+        let t1 = self.b.ins().fadd(t1, logc);
+        let (t2, lo2) = self.two_sum(t1, r);
+        let lo1 = self.mul_k(kf, l2l);
+        let lo1 = self.b.ins().fadd(lo1, logct);
+        // − r²/2, its head −r_hi²/2 exact (r_hi has ≤ 22 bits), added by Fast2Sum.
+        let arh = self.mul_k(rh, -0.5);
+        let arh2 = self.b.ins().fmul(rh, arh);
+        let hi = self.b.ins().fadd(t2, arh2);
+        let lo4 = self.b.ins().fsub(t2, hi);
+        let lo4 = self.b.ins().fadd(lo4, arh2);
+        let ar = self.mul_k(r, -0.5);
+        let s = self.b.ins().fadd(ar, arh);
+        let lo3 = self.b.ins().fmul(rl, s);
+        // log1p(r) − r + r²/2 = r³·(1/3 − r/4 + … + r⁶/9) (Taylor; |r| < 0.0068, the
+        // truncation below 2⁻⁶⁸ of log1p(r)).
+        let coef: Vec<f64> = (3..10).map(|j| if j % 2 == 1 { 1.0 } else { -1.0 } / j as f64).collect();
+        let pr = self.estrin(r, &coef);
+        let r2 = self.b.ins().fmul(r, r);
+        let r3 = self.b.ins().fmul(r2, r);
+        let p = self.b.ins().fmul(r3, pr);
+        let lo = self.b.ins().fadd(lo1, lo2);
+        let l34 = self.b.ins().fadd(lo3, lo4);
+        let lo = self.b.ins().fadd(lo, l34);
+        let lo = self.b.ins().fadd(lo, p);
+        let y = self.b.ins().fadd(hi, lo);
+        let tail = self.b.ins().fsub(hi, y);
+        let tail = self.b.ins().fadd(tail, lo);
+        (y, tail)
     }
 
-    /// `2^z` for a double-double `z` (see the module doc); inf for large `z`, 0 for very
-    /// negative `z`, through the subnormals rounded once.
-    fn exp2_dd(&mut self, z: Dd) -> Value {
-        // |z.hi| ≤ 1200 (NaN passes); where clamped, z.lo = 0.
-        let az = self.b.ins().fabs(z.hi);
-        let big = self.fcmp_k(FloatCC::UnorderedOrGreaterThan, az, Z_CLAMP);
-        let hi = self.fcmp_k(FloatCC::GreaterThan, z.hi, Z_CLAMP);
-        let c = self.k(z.hi, Z_CLAMP);
-        let zh = self.sel(hi, c, z.hi);
-        let lo = self.fcmp_k(FloatCC::LessThan, zh, -Z_CLAMP);
-        let c = self.k(z.hi, -Z_CLAMP);
-        let zh = self.sel(lo, c, zh);
-        let zero = self.k(z.hi, 0.0);
-        let zl = self.sel(big, zero, z.lo);
-        // k = round(z.hi); r = (z.hi − k) + z.lo, z.hi − k exact.
-        let t = self.add_k(zh, SHIFT);
-        let kf = self.add_k(t, -SHIFT);
-        let rh = self.b.ins().fsub(zh, kf);
-        // t = r·ln 2 (double-double), |t| ≤ 0.35.
-        let ln2h = self.k(zh, LN2_HI);
-        let p = self.two_prod(rh, ln2h);
-        let a = self.mul_k(rh, LN2_LO);
-        let b = self.mul_k(zl, LN2_HI);
-        let ab = self.b.ins().fadd(a, b);
-        let tl = self.b.ins().fadd(p.lo, ab);
-        let t = self.fast2sum(p.hi, tl);
-        // e^t = 1 + t.hi + (t.hi²·q(t.hi) + t.lo·(1 + t.hi)), 1 + t.hi's error recovered.
-        let mut c = [0.0; 12];
-        let mut fact = 2.0;
-        for (i, ci) in c.iter_mut().enumerate() {
-            *ci = 1.0 / fact;
-            fact *= (i + 3) as f64;
-        }
-        let q = self.estrin(t.hi, &c);
-        let t2 = self.b.ins().fmul(t.hi, t.hi);
-        let s = self.b.ins().fmul(t2, q);
-        let one = self.k(zh, 1.0);
-        let e1 = self.fast2sum(one, t.hi);
-        let tlt = self.b.ins().fmul(t.lo, t.hi);
-        let tlt = self.b.ins().fadd(t.lo, tlt);
-        let s = self.b.ins().fadd(s, tlt);
-        let s = self.b.ins().fadd(e1.lo, s);
-        let y = self.b.ins().fadd(e1.hi, s);
-        // 2^k = 2^k1 · 2^k2, k1 = round(k/2), both normal.
+    /// `e^(h + l)`, `|l|` below 2⁻¹⁵ (see the module doc); inf for large `h`, 0 for very
+    /// negative `h`, through the subnormals rounded once.
+    fn exp_dd(&mut self, base: Value, h: Value, l: Value) -> Value {
+        // |h| ≤ 1200 (NaN passes); where clamped, l = 0.
+        let ah = self.b.ins().fabs(h);
+        let big = self.fcmp_k(FloatCC::UnorderedOrGreaterThan, ah, Z_CLAMP);
+        let hi = self.fcmp_k(FloatCC::GreaterThan, h, Z_CLAMP);
+        let c = self.k(h, Z_CLAMP);
+        let x = self.sel(hi, c, h);
+        let lo = self.fcmp_k(FloatCC::LessThan, x, -Z_CLAMP);
+        let c = self.k(h, -Z_CLAMP);
+        let x = self.sel(lo, c, x);
+        let zero = self.k(h, 0.0);
+        let l = self.sel(big, zero, l);
+        // kd = round(x·128/ln 2) = 128·k + j; r = x − kd·ln2/128 (Cody–Waite, kd·L_hi exact) + l.
+        let t = self.mul_k(x, N as f64 / LN2_HI);
+        let t = self.add_k(t, SHIFT);
+        let ki = self.bits_of(t);
+        let kd = self.add_k(t, -SHIFT);
+        let (l2h, l2l) = ln2_split(35);
+        let (l2h, l2l) = (l2h / N as f64, l2l / N as f64);
+        let a = self.mul_k(kd, l2h);
+        let r = self.b.ins().fsub(x, a);
+        let b = self.mul_k(kd, l2l);
+        let r = self.b.ins().fsub(r, b);
+        let r = self.b.ins().fadd(r, l);
+        let n = self.b.ins().iconst(types::I64, 3);
+        let off = self.b.ins().ishl(ki, n);
+        let off = self.band_k(off, ((N - 1) << 3) as i64);
+        let addrs = self.lane_addrs(base, off);
+        let tail = self.gather(&addrs, D_ETAIL);
+        let th = self.gather(&addrs, D_EHI);
+        // e^r − 1 to degree 5 (Taylor; |r| < 0.0028, truncation below 2⁻⁶⁰).
+        let r2 = self.b.ins().fmul(r, r);
+        let p = self.estrin(r, &[0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0]);
+        let p = self.b.ins().fmul(r2, p);
+        let s = self.b.ins().fadd(tail, r);
+        let s = self.b.ins().fadd(s, p);
+        let s = self.b.ins().fmul(th, s);
+        let m = self.b.ins().fadd(th, s);
+        // k = (kd − j)/128 exactly; 2^k = 2^k1·2^k2, k1 = round(k/2), both normal.
+        let j = self.band_k(ki, (N - 1) as i64);
+        let j = self.iadd_k(j, SHIFT_BITS);
+        let jf = self.float_of(j);
+        let jf = self.add_k(jf, -SHIFT);
+        let kf = self.b.ins().fsub(kd, jf);
+        let kf = self.mul_k(kf, 1.0 / N as f64);
         let h = self.mul_k(kf, 0.5);
         let h = self.add_k(h, SHIFT);
         let k1 = self.add_k(h, -SHIFT);
         let k2 = self.b.ins().fsub(kf, k1);
         let s1 = self.pow2(k1);
         let s2 = self.pow2(k2);
-        let y = self.b.ins().fmul(y, s1);
-        self.b.ins().fmul(y, s2)
+        let m = self.b.ins().fmul(m, s1);
+        self.b.ins().fmul(m, s2)
+    }
+
+    /// The address of each lane's table entry (`base + off`, `off` a byte offset).
+    fn lane_addrs(&mut self, base: Value, off: Value) -> Vec<Value> {
+        if !self.b.func.dfg.value_type(off).is_vector() {
+            return vec![self.b.ins().iadd(base, off)];
+        }
+        (0..2)
+            .map(|i| {
+                let o = self.b.ins().extractlane(off, i);
+                self.b.ins().iadd(base, o)
+            })
+            .collect()
+    }
+
+    /// The `f64` at `addr + disp` of each lane, as a scalar or an `f64x2`.
+    fn gather(&mut self, addrs: &[Value], disp: i32) -> Value {
+        let fl = MemFlagsData::trusted().with_readonly();
+        let v: Vec<Value> = addrs.iter().map(|&a| self.b.ins().load(types::F64, fl, a, disp)).collect();
+        if v.len() == 1 {
+            return v[0];
+        }
+        let w = self.b.ins().scalar_to_vector(types::F64X2, v[0]);
+        self.b.ins().insertlane(w, v[1], 1)
     }
 
     /// The special cases of `pow` over `mag ≈ |x|^y` (see the module doc).
@@ -302,23 +440,18 @@ impl Em<'_, '_> {
         self.sel(one, c1, r)
     }
 
-    // --- double-double arithmetic -----------------------------------------------------
+    // --- helpers ----------------------------------------------------------------------
 
-    /// `a = hi + lo` exactly, `hi` the top 26 bits of `a`'s significand (its low 27 bits
-    /// cleared), `lo` the rest (≤ 27 bits): `hi·hi` and `hi·lo` are exact, `lo·lo` within
-    /// 2⁻¹⁰⁶ of `a²`, which is all the exact product below needs. Two integer-domain
-    /// operations instead of Veltkamp's three dependent floating-point ones.
-    fn split(&mut self, a: Value) -> Dd {
+    /// `a` with the low 27 bits of its significand cleared (26 significant bits: the
+    /// product of two such is exact).
+    fn hi26(&mut self, a: Value) -> Value {
         let bits = self.bits_of(a);
         let hb = self.band_k(bits, !((1 << 27) - 1));
-        let hi = self.float_of(hb);
-        let lo = self.b.ins().fsub(a, hi);
-        Dd { hi, lo }
+        self.float_of(hb)
     }
 
     /// `c[0] + c[1]·x + … ` by Estrin's scheme (pairs `c[2i] + c[2i+1]·x`, then pairs of
-    /// those in `x²`, …): the same operations for every lane, a dependency chain of about
-    /// log₂(n) multiply-adds instead of Horner's n.
+    /// those in `x²`, …): a dependency chain of about log₂(n) multiply-adds instead of n.
     fn estrin(&mut self, x: Value, c: &[f64]) -> Value {
         let mut terms: Vec<Value> = c
             .chunks(2)
@@ -351,48 +484,22 @@ impl Em<'_, '_> {
         terms[0]
     }
 
-    /// Dekker's exact product: `a·b = hi + lo` exactly (barring under/overflow).
-    fn two_prod(&mut self, a: Value, b: Value) -> Dd {
-        let p = self.b.ins().fmul(a, b);
-        let x = self.split(a);
-        let y = self.split(b);
-        let hh = self.b.ins().fmul(x.hi, y.hi);
-        let e = self.b.ins().fsub(hh, p);
-        let hl = self.b.ins().fmul(x.hi, y.lo);
-        let e = self.b.ins().fadd(e, hl);
-        let lh = self.b.ins().fmul(x.lo, y.hi);
-        let e = self.b.ins().fadd(e, lh);
-        let ll = self.b.ins().fmul(x.lo, y.lo);
-        let lo = self.b.ins().fadd(e, ll);
-        Dd { hi: p, lo }
-    }
-
-    /// Fast2Sum: `a + b = hi + lo` exactly when `a`'s exponent is at least `b`'s.
-    fn fast2sum(&mut self, a: Value, b: Value) -> Dd {
-        let hi = self.b.ins().fadd(a, b);
-        let d = self.b.ins().fsub(hi, a);
-        let lo = self.b.ins().fsub(b, d);
-        Dd { hi, lo }
-    }
-
     /// Knuth's TwoSum: `a + b = hi + lo` exactly, any order of magnitude.
-    fn two_sum(&mut self, a: Value, b: Value) -> Dd {
+    fn two_sum(&mut self, a: Value, b: Value) -> (Value, Value) {
         let hi = self.b.ins().fadd(a, b);
         let bb = self.b.ins().fsub(hi, a);
         let ab = self.b.ins().fsub(hi, bb);
         let da = self.b.ins().fsub(a, ab);
         let db = self.b.ins().fsub(b, bb);
         let lo = self.b.ins().fadd(da, db);
-        Dd { hi, lo }
+        (hi, lo)
     }
+}
 
-    /// `a·b` in double-double (the `lo·lo` term dropped), renormalized.
-    fn dd_mul(&mut self, a: Dd, b: Dd) -> Dd {
-        let p = self.two_prod(a.hi, b.hi);
-        let x = self.b.ins().fmul(a.hi, b.lo);
-        let y = self.b.ins().fmul(a.lo, b.hi);
-        let xy = self.b.ins().fadd(x, y);
-        let e = self.b.ins().fadd(p.lo, xy);
-        self.fast2sum(p.hi, e)
-    }
+/// ln 2 = `hi + lo`, `hi` a multiple of 2^-`bits` (so `k·hi` is exact for `|k|` up to
+/// 2^(52 − bits)), `lo` the rest rounded.
+fn ln2_split(bits: i32) -> (f64, f64) {
+    let s = 2f64.powi(bits);
+    let hi = (LN2_HI * s).round() / s;
+    (hi, (LN2_HI - hi) + LN2_LO)
 }
