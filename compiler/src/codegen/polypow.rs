@@ -99,6 +99,8 @@ const LN2_LO: f64 = 2.3190468138462996e-17;
 const Y_CLAMP: f64 = 1e270;
 /// `|y·ln x|` beyond which `e^(y·ln x)` overflows or underflows to 0 whatever the rest.
 const Z_CLAMP: f64 = 1200.0;
+/// The fast path's bound on `|y·ln x|`: `2^k` and every product normal (see `pm_pow`).
+const FAST_Z: f64 = 600.0;
 /// The log table's intervals start here: `z ∈ [OFF, 2·OFF)`, `OFF ≈ 0.7057` (its bits), so
 /// that the interval holding 1 is split near its middle and gets `c = 1` (no cancellation of
 /// `log c` against `log(z/c)` for `x` near 1).
@@ -218,18 +220,75 @@ impl Em<'_, '_> {
         self.widened_n(&[x, y], |em, a| em.pm_pow(a[0], a[1]))
     }
 
+    /// The fast path (a branch per vector, almost never taken, to the general one): when
+    /// every lane has a positive normal finite `x` and a finite `y`, and then
+    /// `|y·ln x| < FAST_Z`, no special case applies and `2^k` is built directly. Its bits are
+    /// the general path's: the general path only adds selects that leave such lanes alone.
     fn pm_pow(&mut self, x: Value, y: Value) -> Value {
-        let ax = self.b.ins().fabs(x);
-        // |y| ≤ 1e270, NaN passes (and is replaced below).
-        let hi = self.fcmp_k(FloatCC::GreaterThan, y, Y_CLAMP);
-        let c = self.k(y, Y_CLAMP);
-        let yc = self.sel(hi, c, y);
-        let lo = self.fcmp_k(FloatCC::LessThan, yc, -Y_CLAMP);
-        let c = self.k(y, -Y_CLAMP);
-        let yc = self.sel(lo, c, yc);
+        let ty = self.b.func.dfg.value_type(x);
         let base = self.b.ins().iconst(types::I64, tables() as *const Tables as i64);
-        // y·ln|x| = e_hi + e_lo: y and l_hi split in 26-bit halves, e_hi = y_hi·l_hi' exact.
-        let (lh, ll) = self.log_dd(base, ax);
+        let xn = self.fcmp_k(FloatCC::GreaterThanOrEqual, x, f64::MIN_POSITIVE);
+        let xf = self.fcmp_k(FloatCC::LessThan, x, f64::INFINITY);
+        let ay = self.b.ins().fabs(y);
+        let yf = self.fcmp_k(FloatCC::LessThan, ay, f64::INFINITY);
+        let ok = self.b.ins().band(xn, xf);
+        let ok = self.b.ins().band(ok, yf);
+        let ok = self.all_lanes(ok);
+        let (fast, fast2, slow, merge) =
+            (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
+        let res = self.b.append_block_param(merge, ty);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(ok, fast, &[], slow, &[]);
+        self.b.switch_to_block(fast);
+        let (eh, el) = self.y_log(base, x, y, false);
+        let ae = self.b.ins().fabs(eh);
+        let ok = self.fcmp_k(FloatCC::LessThan, ae, FAST_Z);
+        let ok = self.all_lanes(ok);
+        self.b.ins().brif(ok, fast2, &[], slow, &[]);
+        self.b.switch_to_block(fast2);
+        let (ki, _, m) = self.exp_core(base, eh, el);
+        // 2^k from k = ki >> 7 (bits 7.. of ki) put in the exponent field: |k| < 900.
+        let n = self.b.ins().iconst(types::I64, 52 - BITS as i64);
+        let e = self.b.ins().ishl(ki, n);
+        let e = self.band_k(e, -1 << 52);
+        let e = self.iadd_k(e, 1023 << 52);
+        let s = self.float_of(e);
+        let r = self.b.ins().fmul(m, s);
+        self.b.ins().jump(merge, &[r.into()]);
+        self.b.switch_to_block(slow);
+        let (eh, el) = self.y_log(base, x, y, true);
+        let mag = self.exp_dd(base, eh, el);
+        let ax = self.b.ins().fabs(x);
+        let r = self.pow_specials(x, y, ax, mag);
+        self.b.ins().jump(merge, &[r.into()]);
+        self.b.switch_to_block(merge);
+        res
+    }
+
+    /// Whether every lane of the condition `c` is true (`c` itself for a scalar).
+    fn all_lanes(&mut self, c: Value) -> Value {
+        if self.b.func.dfg.value_type(c).is_vector() {
+            self.b.ins().vall_true(c)
+        } else {
+            c
+        }
+    }
+
+    /// `y·ln|x| = e_hi + e_lo` (`general`: `|y|` clamped and subnormal `x` handled): `y` and
+    /// `l_hi` split in 26-bit halves, `e_hi = y_hi·l_hi'` exact.
+    fn y_log(&mut self, base: Value, x: Value, y: Value, general: bool) -> (Value, Value) {
+        let mut yc = y;
+        if general {
+            // |y| ≤ 1e270, NaN passes (and is replaced by the special cases).
+            let hi = self.fcmp_k(FloatCC::GreaterThan, y, Y_CLAMP);
+            let c = self.k(y, Y_CLAMP);
+            yc = self.sel(hi, c, y);
+            let lo = self.fcmp_k(FloatCC::LessThan, yc, -Y_CLAMP);
+            let c = self.k(y, -Y_CLAMP);
+            yc = self.sel(lo, c, yc);
+        }
+        let ax = self.b.ins().fabs(x);
+        let (lh, ll) = self.log_dd(base, ax, general);
         let yh = self.hi26(yc);
         let yl = self.b.ins().fsub(yc, yh);
         let lhh = self.hi26(lh);
@@ -239,21 +298,24 @@ impl Em<'_, '_> {
         let a = self.b.ins().fmul(yl, lhh);
         let b = self.b.ins().fmul(yc, lhl);
         let el = self.b.ins().fadd(a, b);
-        let mag = self.exp_dd(base, eh, el);
-        self.pow_specials(x, y, ax, mag)
+        (eh, el)
     }
 
     /// `ln a = hi + lo` (about 2⁻⁶⁸ relative) for finite `a > 0` (see the module doc);
     /// garbage, but no trap and no load out of the table, for 0, inf and NaN, which the
     /// caller replaces.
-    fn log_dd(&mut self, base: Value, a: Value) -> (Value, Value) {
-        // a = 2^k·z, z ∈ [OFF, 2·OFF) (subnormals scaled by 2^54 first).
-        let tiny = self.fcmp_k(FloatCC::LessThan, a, f64::MIN_POSITIVE);
-        let xs = self.mul_k(a, 18014398509481984.0); // 2^54
-        let xs = self.sel(tiny, xs, a);
-        let c54 = self.k(a, 54.0);
-        let c0 = self.k(a, 0.0);
-        let ebias = self.sel(tiny, c54, c0);
+    fn log_dd(&mut self, base: Value, a: Value, general: bool) -> (Value, Value) {
+        // a = 2^k·z, z ∈ [OFF, 2·OFF) (`general`: subnormals scaled by 2^54 first).
+        let (xs, ebias) = if general {
+            let tiny = self.fcmp_k(FloatCC::LessThan, a, f64::MIN_POSITIVE);
+            let xs = self.mul_k(a, 18014398509481984.0); // 2^54
+            let xs = self.sel(tiny, xs, a);
+            let c54 = self.k(a, 54.0);
+            let c0 = self.k(a, 0.0);
+            (xs, Some(self.sel(tiny, c54, c0)))
+        } else {
+            (a, None)
+        };
         let bits = self.bits_of(xs);
         let ix = self.iadd_k(bits, 0x3ff0_0000_0000_0000 - OFF);
         let n = self.b.ins().iconst(types::I64, 52);
@@ -261,7 +323,10 @@ impl Em<'_, '_> {
         let eb = self.iadd_k(eb, SHIFT_BITS);
         let kf = self.float_of(eb);
         let kf = self.add_k(kf, -SHIFT - 1023.0);
-        let kf = self.b.ins().fsub(kf, ebias);
+        let kf = match ebias {
+            Some(e) => self.b.ins().fsub(kf, e),
+            None => kf,
+        };
         let mb = self.band_k(ix, 0x000f_ffff_ffff_ffff);
         let iz = self.iadd_k(mb, OFF);
         let z = self.float_of(iz);
@@ -329,6 +394,27 @@ impl Em<'_, '_> {
         let x = self.sel(lo, c, x);
         let zero = self.k(h, 0.0);
         let l = self.sel(big, zero, l);
+        let (ki, kd, m) = self.exp_core(base, x, l);
+        // k = (kd − j)/128 exactly; 2^k = 2^k1·2^k2, k1 = round(k/2), both normal.
+        let j = self.band_k(ki, (N - 1) as i64);
+        let j = self.iadd_k(j, SHIFT_BITS);
+        let jf = self.float_of(j);
+        let jf = self.add_k(jf, -SHIFT);
+        let kf = self.b.ins().fsub(kd, jf);
+        let kf = self.mul_k(kf, 1.0 / N as f64);
+        let h = self.mul_k(kf, 0.5);
+        let h = self.add_k(h, SHIFT);
+        let k1 = self.add_k(h, -SHIFT);
+        let k2 = self.b.ins().fsub(kf, k1);
+        let s1 = self.pow2(k1);
+        let s2 = self.pow2(k2);
+        let m = self.b.ins().fmul(m, s1);
+        self.b.ins().fmul(m, s2)
+    }
+
+    /// `e^(x + l) = 2^k·m`: returns `ki` (the bits holding `kd = 128·k + j` in their low
+    /// bits), `kd` and `m = 2^(j/128)·e^r`.
+    fn exp_core(&mut self, base: Value, x: Value, l: Value) -> (Value, Value, Value) {
         // kd = round(x·128/ln 2) = 128·k + j; r = x − kd·ln2/128 (Cody–Waite, kd·L_hi exact) + l.
         let t = self.mul_k(x, N as f64 / LN2_HI);
         let t = self.add_k(t, SHIFT);
@@ -355,21 +441,7 @@ impl Em<'_, '_> {
         let s = self.b.ins().fadd(s, p);
         let s = self.b.ins().fmul(th, s);
         let m = self.b.ins().fadd(th, s);
-        // k = (kd − j)/128 exactly; 2^k = 2^k1·2^k2, k1 = round(k/2), both normal.
-        let j = self.band_k(ki, (N - 1) as i64);
-        let j = self.iadd_k(j, SHIFT_BITS);
-        let jf = self.float_of(j);
-        let jf = self.add_k(jf, -SHIFT);
-        let kf = self.b.ins().fsub(kd, jf);
-        let kf = self.mul_k(kf, 1.0 / N as f64);
-        let h = self.mul_k(kf, 0.5);
-        let h = self.add_k(h, SHIFT);
-        let k1 = self.add_k(h, -SHIFT);
-        let k2 = self.b.ins().fsub(kf, k1);
-        let s1 = self.pow2(k1);
-        let s2 = self.pow2(k2);
-        let m = self.b.ins().fmul(m, s1);
-        self.b.ins().fmul(m, s2)
+        (ki, kd, m)
     }
 
     /// The address of each lane's table entry (`base + off`, `off` a byte offset).
