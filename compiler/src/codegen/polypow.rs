@@ -79,6 +79,7 @@ use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 use gradc_runtime::tensor::DType;
 
 use super::emit::Em;
+use super::ops::little;
 use super::polymath::{SHIFT, SHIFT_BITS};
 use crate::ir::BinaryOp;
 
@@ -108,12 +109,10 @@ const OFF: i64 = 0x3fe6_9555_0000_0000;
 /// log₂ of the table sizes (both 128 entries).
 const BITS: u32 = 7;
 const N: usize = 1 << BITS;
-/// Byte displacements of the tables in [`Tables`].
-const D_INVC: i32 = 0;
-const D_LOGC: i32 = 8 * N as i32;
-const D_LOGCT: i32 = 16 * N as i32;
-const D_ETAIL: i32 = 24 * N as i32;
-const D_EHI: i32 = 32 * N as i32;
+/// Byte displacements of the tables in [`Tables`], and of the fields in a log entry.
+const D_LOG: i32 = 0;
+const D_EXP: i32 = 32 * N as i32;
+const D_LOGCT: i32 = 16;
 
 /// The tables, built once (from `+ − × ÷` and `mul_add` only, so the same bits on every
 /// host) and read by the emitted code through their address. Interval `i` of the log is the
@@ -122,19 +121,19 @@ const D_EHI: i32 = 32 * N as i32;
 /// above), so `z_hi·(1/c)` is exact for a 21-bit `z_hi`; `log c` is split as a multiple of
 /// 2⁻⁴³ plus a tail, so `k·ln2_hi + log c` is exact. The exp table holds `2^(j/128)` as its
 /// rounded value and the relative remainder.
-#[repr(C)]
+/// An entry is one aligned 16-byte load (a lane's two first fields) plus one 8-byte load.
+#[repr(C, align(16))]
 struct Tables {
-    invc: [f64; N],
-    logc: [f64; N],
-    logctail: [f64; N],
-    exp_tail: [f64; N],
-    exp_hi: [f64; N],
+    /// `[1/c, log c head, log c tail, 0]` for each interval.
+    log: [[f64; 4]; N],
+    /// `[tail, hi]`: `2^(j/128) = hi·(1 + tail)`.
+    exp: [[f64; 2]; N],
 }
 
 fn tables() -> &'static Tables {
     static T: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
     T.get_or_init(|| {
-        let mut t = Tables { invc: [0.0; N], logc: [0.0; N], logctail: [0.0; N], exp_tail: [0.0; N], exp_hi: [0.0; N] };
+        let mut t = Tables { log: [[0.0; 4]; N], exp: [[0.0; 2]; N] };
         for i in 0..N {
             let lo = f64::from_bits((OFF + ((i as i64) << 45)) as u64);
             let hi = f64::from_bits((OFF + ((i as i64 + 1) << 45)) as u64);
@@ -144,12 +143,9 @@ fn tables() -> &'static Tables {
             let l = dd::log(invc);
             let (l0, l1) = (-l.0, -l.1);
             let head = (l0 * 2f64.powi(43)).round() / 2f64.powi(43);
-            t.invc[i] = invc;
-            t.logc[i] = head;
-            t.logctail[i] = (l0 - head) + l1;
+            t.log[i] = [invc, head, (l0 - head) + l1, 0.0];
             let e = dd::exp(dd::mul(dd::D(LN2_HI, LN2_LO), dd::D(i as f64 / N as f64, 0.0)));
-            t.exp_hi[i] = e.0;
-            t.exp_tail[i] = e.1 / e.0;
+            t.exp[i] = [e.1 / e.0, e.0];
         }
         t
     })
@@ -227,25 +223,9 @@ impl Em<'_, '_> {
     fn pm_pow(&mut self, x: Value, y: Value) -> Value {
         let ty = self.b.func.dfg.value_type(x);
         let base = self.b.ins().iconst(types::I64, tables() as *const Tables as i64);
-        let xn = self.fcmp_k(FloatCC::GreaterThanOrEqual, x, f64::MIN_POSITIVE);
-        let xf = self.fcmp_k(FloatCC::LessThan, x, f64::INFINITY);
-        let ay = self.b.ins().fabs(y);
-        let yf = self.fcmp_k(FloatCC::LessThan, ay, f64::INFINITY);
-        let ok = self.b.ins().band(xn, xf);
-        let ok = self.b.ins().band(ok, yf);
-        let ok = self.all_lanes(ok);
-        let (fast, fast2, slow, merge) =
-            (self.b.create_block(), self.b.create_block(), self.b.create_block(), self.b.create_block());
-        let res = self.b.append_block_param(merge, ty);
-        self.b.set_cold_block(slow);
-        self.b.ins().brif(ok, fast, &[], slow, &[]);
-        self.b.switch_to_block(fast);
+        // The fast path, computed for every lane (garbage, but no trap and no load out of the
+        // tables, for the lanes it does not apply to).
         let (eh, el) = self.y_log(base, x, y, false);
-        let ae = self.b.ins().fabs(eh);
-        let ok = self.fcmp_k(FloatCC::LessThan, ae, FAST_Z);
-        let ok = self.all_lanes(ok);
-        self.b.ins().brif(ok, fast2, &[], slow, &[]);
-        self.b.switch_to_block(fast2);
         let (ki, _, m) = self.exp_core(base, eh, el);
         // 2^k from k = ki >> 7 (bits 7.. of ki) put in the exponent field: |k| < 900.
         let n = self.b.ins().iconst(types::I64, 52 - BITS as i64);
@@ -253,8 +233,21 @@ impl Em<'_, '_> {
         let e = self.band_k(e, -1 << 52);
         let e = self.iadd_k(e, 1023 << 52);
         let s = self.float_of(e);
-        let r = self.b.ins().fmul(m, s);
-        self.b.ins().jump(merge, &[r.into()]);
+        let fast = self.b.ins().fmul(m, s);
+        let xn = self.fcmp_k(FloatCC::GreaterThanOrEqual, x, f64::MIN_POSITIVE);
+        let xf = self.fcmp_k(FloatCC::LessThan, x, f64::INFINITY);
+        let ay = self.b.ins().fabs(y);
+        let yf = self.fcmp_k(FloatCC::LessThan, ay, f64::INFINITY);
+        let ae = self.b.ins().fabs(eh);
+        let ef = self.fcmp_k(FloatCC::LessThan, ae, FAST_Z);
+        let ok = self.b.ins().band(xn, xf);
+        let ok2 = self.b.ins().band(yf, ef);
+        let ok = self.b.ins().band(ok, ok2);
+        let ok = self.all_lanes(ok);
+        let (slow, merge) = (self.b.create_block(), self.b.create_block());
+        let res = self.b.append_block_param(merge, ty);
+        self.b.set_cold_block(slow);
+        self.b.ins().brif(ok, merge, &[fast.into()], slow, &[]);
         self.b.switch_to_block(slow);
         let (eh, el) = self.y_log(base, x, y, true);
         let mag = self.exp_dd(base, eh, el);
@@ -331,13 +324,12 @@ impl Em<'_, '_> {
         let iz = self.iadd_k(mb, OFF);
         let z = self.float_of(iz);
         // The interval: the top 7 bits of z's offset significand, as a byte offset.
-        let n = self.b.ins().iconst(types::I64, 52 - BITS as i64 - 3);
+        let n = self.b.ins().iconst(types::I64, 52 - BITS as i64 - 5);
         let off = self.b.ins().ushr(ix, n);
-        let off = self.band_k(off, ((N - 1) << 3) as i64);
+        let off = self.band_k(off, ((N - 1) << 5) as i64);
         let addrs = self.lane_addrs(base, off);
-        let invc = self.gather(&addrs, D_INVC);
-        let logc = self.gather(&addrs, D_LOGC);
-        let logct = self.gather(&addrs, D_LOGCT);
+        let (invc, logc) = self.gather2(&addrs, D_LOG);
+        let logct = self.gather(&addrs, D_LOG + D_LOGCT);
         // r = z/c − 1 = r_hi + r_lo: z_hi (21 bits)·invc (≤ 9 bits) is exact, so is − 1.
         let zh = self.iadd_k(iz, 1 << 31);
         let zh = self.band_k(zh, -1 << 32);
@@ -427,12 +419,11 @@ impl Em<'_, '_> {
         let b = self.mul_k(kd, l2l);
         let r = self.b.ins().fsub(r, b);
         let r = self.b.ins().fadd(r, l);
-        let n = self.b.ins().iconst(types::I64, 3);
+        let n = self.b.ins().iconst(types::I64, 4);
         let off = self.b.ins().ishl(ki, n);
-        let off = self.band_k(off, ((N - 1) << 3) as i64);
+        let off = self.band_k(off, ((N - 1) << 4) as i64);
         let addrs = self.lane_addrs(base, off);
-        let tail = self.gather(&addrs, D_ETAIL);
-        let th = self.gather(&addrs, D_EHI);
+        let (tail, th) = self.gather2(&addrs, D_EXP);
         // e^r − 1 to degree 5 (Taylor; |r| < 0.0028, truncation below 2⁻⁶⁰).
         let r2 = self.b.ins().fmul(r, r);
         let p = self.estrin(r, &[0.5, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0]);
@@ -455,6 +446,31 @@ impl Em<'_, '_> {
                 self.b.ins().iadd(base, o)
             })
             .collect()
+    }
+
+    /// The two `f64` at `addr + disp` (16-byte aligned) of each lane, as two scalars or two
+    /// `f64x2` (one load per lane, then the low and the high halves interleaved).
+    fn gather2(&mut self, addrs: &[Value], disp: i32) -> (Value, Value) {
+        let fl = MemFlagsData::trusted().with_readonly();
+        if addrs.len() == 1 {
+            let a = self.b.ins().load(types::F64, fl, addrs[0], disp);
+            let b = self.b.ins().load(types::F64, fl, addrs[0], disp + 8);
+            return (a, b);
+        }
+        let v: Vec<Value> = addrs
+            .iter()
+            .map(|&a| {
+                let w = self.b.ins().load(types::F64X2, fl, a, disp);
+                self.b.ins().bitcast(types::I8X16, little(), w)
+            })
+            .collect();
+        let mut half = |hi: usize| {
+            let mask: Vec<u8> = (8 * hi as u8..8 * hi as u8 + 8).chain(16 + 8 * hi as u8..24 + 8 * hi as u8).collect();
+            let imm = self.b.func.dfg.immediates.push(mask.into());
+            let s = self.b.ins().shuffle(v[0], v[1], imm);
+            self.b.ins().bitcast(types::F64X2, little(), s)
+        };
+        (half(0), half(1))
     }
 
     /// The `f64` at `addr + disp` of each lane, as a scalar or an `f64x2`.
