@@ -234,15 +234,14 @@ impl Em<'_, '_> {
         let e = self.iadd_k(e, 1023 << 52);
         let s = self.float_of(e);
         let fast = self.b.ins().fmul(m, s);
+        // Where it applies: x positive, normal and finite, and |y·ln x| < FAST_Z (false for a
+        // NaN: an infinite or NaN y gives an infinite or NaN e_hi, ∞·0 = NaN for x = 1).
         let xn = self.fcmp_k(FloatCC::GreaterThanOrEqual, x, f64::MIN_POSITIVE);
-        let xf = self.fcmp_k(FloatCC::LessThan, x, f64::INFINITY);
-        let ay = self.b.ins().fabs(y);
-        let yf = self.fcmp_k(FloatCC::LessThan, ay, f64::INFINITY);
+        let xf = self.fcmp_k(FloatCC::LessThanOrEqual, x, f64::MAX);
         let ae = self.b.ins().fabs(eh);
         let ef = self.fcmp_k(FloatCC::LessThan, ae, FAST_Z);
         let ok = self.b.ins().band(xn, xf);
-        let ok2 = self.b.ins().band(yf, ef);
-        let ok = self.b.ins().band(ok, ok2);
+        let ok = self.b.ins().band(ok, ef);
         let ok = self.all_lanes(ok);
         let (slow, merge) = (self.b.create_block(), self.b.create_block());
         let res = self.b.append_block_param(merge, ty);
