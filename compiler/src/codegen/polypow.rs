@@ -1,38 +1,58 @@
 //! The inline, vectorizable float `pow` (`x^y`, [`BinaryOp::Pow`](crate::ir::BinaryOp::Pow)),
 //! emitted as Cranelift IR on a scalar `f64` or a vector `f64x2` (an `f32` operand is widened,
-//! computed in `f64` and rounded once, as for the functions of `polymath.rs`). Branch-free:
-//! every special case is a lane select, so the vector loop and the scalar tail give the same
-//! bits. Used unless [`Options::exact_math`](super::Options::exact_math) asks for the
+//! computed in `f64` and rounded once, as for the functions of `polymath.rs`). One branch
+//! per vector, to a cold general path that every special case takes as a lane select; a
+//! lane's bits never depend on the other lanes, so the vector loop and the scalar tail give
+//! the same bits. Used unless [`Options::exact_math`](super::Options::exact_math) asks for the
 //! interpreter's `powf` (the shim `gd_pow_*` of `math.rs`).
 //!
 //! # Method
 //!
-//! `x^y = 2^(y·log₂|x|)`, the sign put back for negative `x` and odd integer `y`. An error
-//! `δ` in `z = y·log₂|x|` is a relative error `δ·ln 2` of the result, and `|z|` reaches 1075
-//! before the result underflows, so `log₂|x|` and the product are carried in
-//! **double-double** (a value as an unevaluated sum `hi + lo`), with Dekker's exact product
-//! (the factors split by clearing the low 27 bits of their significands; no fused
-//! multiply-add, so the bits do not depend on the CPU) and Knuth's / Dekker's exact sums
-//! (TwoSum, Fast2Sum). No table. The polynomials are evaluated by Estrin's scheme (a short
-//! dependency chain: the whole computation is one chain from `x` to the result).
+//! `x^y = e^(y·ln|x|)`, the sign put back for negative `x` and odd integer `y`. An error `δ`
+//! in `y·ln|x|` is a relative error `δ` of the result, and `|y·ln|x||` reaches 745 before
+//! the result underflows, so `ln|x|` is carried as `hi + lo` to about 2⁻⁶⁸ relative and the
+//! product as `e_hi + e_lo`. The shape is that of glibc's / ARM optimized-routines' `pow`
+//! (two 128-entry tables), in the variant **without fused multiply-add** (Cranelift's `fma`
+//! is a libcall without FMA target flags, and the bits must not depend on the CPU): every
+//! product that must be exact has factors short enough to be exact. The tables are built
+//! at first use from `+ − × ÷` and `mul_add` in double-double (the same bits on every host)
+//! and the emitted code loads them through their address (a constant in the code): per lane
+//! a 16-byte load of an entry's first two fields (the lanes' halves then interleaved), as
+//! `extractlane` → address → `load` (→ `insertlane` for an 8-byte field).
 //!
-//! - `log₂|x|`: subnormals scaled by 2⁵⁴; `|x| = 2^e·m`, `m ∈ [√2/2, √2)` by integer
-//!   operations on the bits (as the inline `log`); `s = (m − 1)/(m + 1)` in double-double
-//!   (`m − 1` exact, `m + 1` by Fast2Sum, one reciprocal, the quotient's remainder from an
-//!   exact product); `|s| ≤ 0.1716`. `log₂ m = 2·atanh(s)/ln 2 = (2/ln 2)·s + s³·c`,
-//!   `c = ((2/3) + w·R(w))/ln 2`, `w = s²`, `R(w) = Σⱼ 2wʲ/(2j + 5)`, j ≤ 10 (the Taylor
-//!   series; truncation below 2⁻⁷⁰ relative): `s`, `s³`, `2/ln 2` and `(2/3)/ln 2` in
-//!   double-double, only `w·R(w)/ln 2` (≤ 1.2 % of `c`) in plain `f64`. Then `+ e` (TwoSum):
-//!   `log₂|x| = t₁ + t₂` to about 2⁻⁶⁵ relative.
-//! - `z = y·(t₁ + t₂) = z₁ + z₂`: the exact product `y·t₁` plus `y·t₂`. `|y|` is clamped to
-//!   10²⁷⁰ first (the exact product must not overflow; beyond that the result is 0, inf or — for
+//! - `ln a`: `a = 2^k·z`, `z ∈ [OFF, 2·OFF)`, `OFF ≈ 0.7057` (by integer operations on the
+//!   bits; subnormals scaled by 2⁵⁴ first on the general path); the interval `i` is the top 7
+//!   bits of `z`'s offset significand; its entry holds `1/c` (≤ 9 significant bits, `c` near
+//!   the interval's middle; `c = 1` on the interval holding 1, so there is no cancellation
+//!   for `a` near 1) and `ln c` as a multiple of 2⁻⁴³ plus a tail. `r = z/c − 1` computed
+//!   exactly as `r_hi + r_lo` (`z_hi`, `z` rounded to 21 bits, times `1/c` is exact, then
+//!   `− 1`; `r_lo = (z − z_hi)/c` rounded), `|r| < 0.0068`. `ln a = k·ln2_hi + ln c + r`
+//!   (the first sum exact: `ln2_hi` has 42 bits; the second by TwoSum) `− r²/2` (its head
+//!   `−r_hi²/2` exact, added by Fast2Sum, the cross term `−r_lo·(r + r_hi)/2` in the tail)
+//!   `+ r³·P(r)` with `P` the Taylor polynomial `1/3 − r/4 + … + r⁶/9` (truncation below
+//!   2⁻⁶⁸ of `ln(1 + r)`), the low parts (`k·ln2_lo`, the tail of `ln c`, the rounding
+//!   errors) summed into `lo`.
+//! - `y·ln a`: `y` and `hi` cut to 26 bits, `e_hi = y_hi·hi_hi` exact,
+//!   `e_lo = y_lo·hi_hi + y·(hi_lo + lo)`; on the general path `|y|` is clamped to 10²⁷⁰
+//!   first (the products must not overflow; beyond that the result is 0, inf or — for
 //!   `|x| = 1` — 1 either way, and a clamped huge `y` stays an even integer).
-//! - `2^z`: `z₁` clamped to ±1200 (then `z₂ = 0`), `k = round(z₁)` (through `1.5·2⁵²`),
-//!   `r = (z₁ − k) + z₂` (`z₁ − k` exact), `t = r·ln 2` in double-double (`|t| ≤ 0.35`),
-//!   `e^t = 1 + t₁ + (t₁²·q(t₁) + t₂·(1 + t₁))` with `q` the Taylor polynomial of
-//!   `(eᵗ − 1 − t)/t²` to degree 11 and the rounding error of `1 + t₁` recovered (as the
-//!   inline `exp`), scaled by `2^k₁·2^k₂`, `k = k₁ + k₂`: overflow gives inf, and a result in
-//!   the subnormal range is rounded once from the 53-bit `e^t` (so within 1 ulp there).
+//! - `e^(e_hi + e_lo)`: `kd = round(e_hi·128/ln 2) = 128·k + j` (through `1.5·2⁵²`),
+//!   `r = e_hi − kd·L_hi − kd·L_lo + e_lo` (Cody–Waite, `L_hi` = ln 2/128 to 35 bits so
+//!   `kd·L_hi` is exact), `|r| < 0.0028`; `e^r − 1` by its Taylor polynomial to degree 5
+//!   (truncation below 2⁻⁶⁰); the table's `2^(j/128) = t_hi·(1 + t_tail)`; the result
+//!   `2^k·(t_hi + t_hi·(t_tail + r + r²·q(r)))`.
+//! - **Fast path**: the above is computed for every lane (garbage, but no trap and no load out
+//!   of the tables, where it does not apply) with `2^k` put straight into the exponent
+//!   field. If every lane of the vector has a positive normal finite `x` and
+//!   `|e_hi| < 600` (so an infinite or NaN `y` fails too), that is the result: a branch per
+//!   vector, almost never taken on ordinary data. Otherwise a cold block computes the
+//!   **general path** for the vector: the same operations plus the clamps, the subnormal
+//!   scaling, `e_hi` clamped to ±1200 (`e_lo = 0` there), `2^k = 2^k₁·2^k₂` so overflow gives
+//!   inf and a result in the subnormal range is rounded once from the 53-bit `2^(j/128)·e^r`
+//!   (so within 1 ulp there), and the special cases. Its bits equal the fast path's on the
+//!   lanes the fast path covers (the selects leave them alone; `|e_hi| < 600` keeps `2^k`
+//!   and every product normal), so a lane's result never depends on its neighbour and the
+//!   vector loop and the scalar tail agree.
 //! - Special values (C99 / IEEE 754 `pow`, as libm's `pow` which the interpreter calls),
 //!   by lane masks: `x^±0 = 1` and `1^y = 1` even for NaN; otherwise NaN in, NaN out;
 //!   `y` is an integer iff `floor(y) = y` (±inf count as even integers, as in C), odd iff
@@ -40,39 +60,38 @@
 //!   `y`: NaN; `|x| = 0`: `+inf` for `y < 0`, else `+0`; `|x| = inf`: `+0` for `y < 0`, else
 //!   `+inf`; then a negative `x` (−0 and −inf included) with an odd `y` negates.
 //!   `(−1)^±inf = 1`, `|x| < 1` or `> 1` with `±inf` come out of the general path
-//!   (`z = ±10²⁷⁰·log₂|x|` is 0 or overflows).
+//!   (`±10²⁷⁰·ln|x|` is 0 or clamped).
 //!
 //! # Bound
 //!
-//! [`binary_ulp_bound`]: **2 ulp** in `f64` (measured max 1 ulp: about 0.8 % of the results
-//! are 1 ulp from libm's on the test's inputs, none more; zeros and infinities, underflow to
-//! 0 and overflow to inf included, are libm's bit for bit) and **1 ulp** in `f32` (measured
-//! 1: the `f64` result, within 1 `f64` ulp, rounded once to `f32` is the correctly rounded
-//! value except in double-rounding cases, about 2⁻²⁹ of them; glibc's `powf` is itself not
-//! correctly rounded). Checked on ≥ 10⁶ pairs by `compiler/tests/polymath.rs`.
+//! [`binary_ulp_bound`]: **2 ulp** in `f64` (measured max 1 ulp: about 1.3 % of the results
+//! are 1 ulp from libm's on the test's 2.1·10⁶ inputs, none more; zeros and infinities,
+//! underflow to 0 and overflow to inf included, are libm's bit for bit) and **1 ulp** in
+//! `f32` (measured 1: the `f64` result, within 1 `f64` ulp, rounded once to `f32` is the
+//! correctly rounded value except in double-rounding cases, about 2⁻²⁹ of them; glibc's
+//! `powf` is itself not correctly rounded). Checked by `compiler/tests/polymath.rs`.
 //!
 //! # Speed
 //!
-//! About 220 floating-point operations and 80 bit, compare and select operations per
-//! element (an `f64x2` does two at once): seven exact products without FMA, two polynomials
-//! of degree 11 and 13, one division, in one dependency chain. It is **slower than glibc's
-//! table-driven scalar `pow`** (about 12 ns a call here): on 10⁶ `f64` pairs,
-//! `x ∈ [0.1, 10)`, `y ∈ [−5, 5)`, one thread, the inline form takes 35–65 ms against the
-//! shim's 12.5–16 ms, and in a fused region `tanh(y) + exp(−x)·x^y` 40–48 ms against 33–35 ms
-//! with every function through its shim (`tests/polymath.rs`,
-//! `pow_speed_inline_against_the_shim`, medians of 31 runs, on the shared 2-core machine
-//! under load; `benches/pow.gd`: `sum(x ^ y)` 36–42 ms with the JIT, 10.9 ms interpreted).
-//! The loop body (about 300 instructions for two lanes) is one dependency chain longer than
-//! the reorder window, so consecutive vectors hardly overlap: it is latency-bound. What it buys: a region holding a `pow` keeps its vector loop (a shim call
-//! makes the whole region scalar), and no call per element. A table-driven `log₂` and `2^z`
-//! (as glibc's, the lanes' table entries loaded one by one) would be the way to make it
-//! faster; [`Options::exact_math`](super::Options::exact_math) gives the shim meanwhile.
+//! The fast path is about 130 instructions for two lanes (five table loads per lane, no
+//! division). On 10⁶ `f64` pairs, `x ∈ [0.1, 10)`, `y ∈ [−5, 5)`, one thread, in one run of
+//! `tests/polymath.rs` `pow_speed_inline_against_the_shim` (medians of 31, the shared 2-core
+//! machine under load): `x^y` 6.7–7.0 ms inline against 7.7–8.3 ms through the libm shim
+//! (0.84–0.90×; the previous double-double form without tables took 33 ms against 12.0 ms
+//! in one run); in a fused region `tanh(y) + exp(−x)·x^y` 15.9–17.5 ms against 20.8–22.4 ms
+//! with every function through its shim. `benches/pow.gd` (`gradc run --quiet`): `sum(x ^ y)`
+//! 8.1–9.6 ms (the double-double form: 22.4–23.6 ms, alternated runs), the fused one
+//! 17.2–19.6 ms (31–32 ms); interpreted 12.6 ms and 32 ms. The loop body is one long
+//! dependency chain (the table loads wait on the log, the exp on the product), so it is
+//! latency- more than throughput-bound.
 //!
-//! References: T. J. Dekker, *A floating-point technique for extending the available
-//! precision* (1971) for the exact product and double-double arithmetic; Sun's fdlibm
-//! `e_pow.c` for the shape (a double-double `log₂`, the product split, `2^z` with a
-//! correction term) and the C99 special-case table. The code here is written from those
-//! descriptions.
+//! References: glibc's `e_pow.c` / ARM optimized-routines `pow.c` (Szabolcs Nagy) for the
+//! method: the table-driven `log` with `1/c` of few bits and `log c` rounded to 2⁻⁴³, the
+//! split without FMA, `exp` with a `2^(j/N)` table and its tail; T. J. Dekker, *A
+//! floating-point technique for extending the available precision* (1971) for the exact
+//! products and sums; Sun's fdlibm `e_pow.c` for the C99 special-case table. The code, the
+//! tables (generated here) and the polynomials (Taylor's) are written from those
+//! descriptions; no table or coefficient is copied.
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
