@@ -139,8 +139,8 @@ const D_LOGCT: i32 = 16;
 /// `1/c` has at most 9 significant bits (`round(128/m)/128` below 1, `round(256/m)/256`
 /// above), so `z_hi·(1/c)` is exact for a 21-bit `z_hi`; `log c` is split as a multiple of
 /// 2⁻⁴³ plus a tail, so `k·ln2_hi + log c` is exact. The exp table holds `2^(j/128)` as its
-/// rounded value and the relative remainder.
-/// An entry is one aligned 16-byte load (a lane's two first fields) plus one 8-byte load.
+/// rounded value and the relative remainder. A lane reads an entry's first two fields with
+/// one aligned 16-byte load (and the log's third with an 8-byte one).
 #[repr(C, align(16))]
 struct Tables {
     /// `[1/c, log c head, log c tail, 0]` for each interval.
