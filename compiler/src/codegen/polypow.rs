@@ -76,10 +76,11 @@
 //! The fast path is about 130 instructions for two lanes (five table loads per lane, no
 //! division). On 10⁶ `f64` pairs, `x ∈ [0.1, 10)`, `y ∈ [−5, 5)`, one thread, in one run of
 //! `tests/polymath.rs` `pow_speed_inline_against_the_shim` (medians of 31, the shared 2-core
-//! machine under load): `x^y` 6.7–7.0 ms inline against 7.7–8.3 ms through the libm shim
-//! (0.84–0.90×; the previous double-double form without tables took 33 ms against 12.0 ms
-//! in one run); in a fused region `tanh(y) + exp(−x)·x^y` 15.9–17.5 ms against 20.8–22.4 ms
-//! with every function through its shim. `benches/pow.gd` (`gradc run --quiet`): `sum(x ^ y)`
+//! machine under load): `x^y` 6.7–7.0 ms inline against 7.7–8.3 ms through the libm shim,
+//! and 10.9–11.1 ms against 12.0–12.2 ms under heavier load (0.84–0.91×; the previous
+//! double-double form without tables took 33 ms against 12.0 ms in one run); in a fused
+//! region `tanh(y) + exp(−x)·x^y` 15.9–17.5 ms against 20.8–22.4 ms (24.5–24.8 against
+//! 32.4–33.4 under heavier load, 0.74–0.78×) with every function through its shim. `benches/pow.gd` (`gradc run --quiet`): `sum(x ^ y)`
 //! 8.1–9.6 ms (the double-double form: 22.4–23.6 ms, alternated runs), the fused one
 //! 17.2–19.6 ms (31–32 ms); interpreted 12.6 ms and 32 ms. The loop body is one long
 //! dependency chain (the table loads wait on the log, the exp on the product), so it is
