@@ -446,9 +446,11 @@ fn pow_inputs(d: DType, rng: &mut Rng) -> Vec<(f64, f64)> {
         v.push((-x, y));
         let x = -uniform(rng, 0.0, 8.0);
         v.push((x, (uniform(rng, -60.0, 60.0)).round()));
-        // Near the thresholds: overflow, the smallest normal, the underflow to 0.
+        // Near the thresholds: overflow, the smallest normal, the underflow to 0, and the
+        // inline form's fast-path bound |y·ln x| = 600 (both sides).
         let x = uniform(rng, 1.0, 9.0);
-        for z in [over, normal, under] {
+        let fast = 600.0 / std::f64::consts::LN_2;
+        for z in [over, normal, under, fast, -fast] {
             let z = z + uniform(rng, -1e-6, 1e-6);
             v.push((x, z / x.log2()));
             v.push((1.0 / x, -z / x.log2()));

@@ -27,8 +27,8 @@
 //!   [`crate::ir::scalar`] op by op. Functions with no Cranelift instruction: `exp`, `log`,
 //!   `sin`, `cos`, `tan`, `tanh`, `sigmoid`, `erf`, `softplus`, `gelu` are inline
 //!   polynomial approximations (`polymath.rs`, vectorized, each within a documented bound,
-//!   [`ulp_bound`]), and float `pow` too (`polypow.rs`: a double-double `log₂` and `2^z`,
-//!   special cases by lane masks, [`binary_ulp_bound`]), unless [`Options::exact_math`];
+//!   [`ulp_bound`]), and float `pow` too (`polypow.rs`: table-driven `log` and `exp`, a
+//!   fast path per vector, special cases by lane masks, [`binary_ulp_bound`]), unless [`Options::exact_math`];
 //!   float `rem`, and all of them with `exact_math`, call shims (`math.rs`) that run the
 //!   interpreter's own scalar code.
 //! - `exec.rs`: runs the steps, splits large regions and scans across threads by chunks of

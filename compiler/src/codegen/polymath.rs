@@ -63,8 +63,8 @@
 //! - `gelu`: the interpreter's formula `(0.5·x)·(1 + erf(x/√2))` (the same operations, the
 //!   division by `√2` included) on the inline `erf`, so `gelu(x) = −0` where `erf(x/√2)`
 //!   rounds to −1 (x < −8.3) and `gelu(−inf) = NaN`, as the reference.
-//! - `pow` (a binary op) is inline too, in its own file (`polypow.rs`: a double-double
-//!   `log₂` and `2^z`, its bound [`binary_ulp_bound`](super::binary_ulp_bound): 2 ulp in
+//! - `pow` (a binary op) is inline too, in its own file (`polypow.rs`: table-driven `log`
+//!   and `exp`, its bound [`binary_ulp_bound`](super::binary_ulp_bound): 2 ulp in
 //!   `f64`, 1 in `f32`).
 //!
 //! # Bounds
