@@ -1,6 +1,7 @@
 //! `train` blocks (LANGUAGE.md §8): the optimizer loop.
 //!
-//! The loss is lowered once, and its derivative graphs with respect to the params are built
+//! The loss (a named function, a lambda or a derivative operator: `lower::callee_graph`) is
+//! lowered once, and its derivative graphs with respect to the params are built
 //! once (value and gradient; the JVP, HVP and Hessian only for the optimizers that ask; for
 //! `rda` the error count and the reverse derivative over Z2 at the error bits). Each
 //! step slices a batch from the data arguments, draws fresh random arguments, and lets the
