@@ -42,6 +42,7 @@ const RUN_FIXTURES: &str = "tests/fixtures/errors/run";
 /// listed here is not tested.
 const UNREACHABLE: &[(&str, &str)] = &[
     ("E097", "Ctrl-C is a signal, not a program; tests/train.rs sends it"),
+    ("E098", "reserved: every construct that checks runs (a `train` of a lambda or a derivative operator ran last)"),
     ("E099", "a bug in gradc; no program should trigger it"),
     ("E100", "REPL lines only; tests/repl.rs reports it"),
 ];

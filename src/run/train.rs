@@ -1,6 +1,7 @@
 //! `train` blocks (LANGUAGE.md §8): the optimizer loop.
 //!
-//! The loss is lowered once, and its derivative graphs with respect to the params are built
+//! The loss (a named function, a lambda or a derivative operator: `lower::callee_graph`) is
+//! lowered once, and its derivative graphs with respect to the params are built
 //! once (value and gradient; the JVP, HVP and Hessian only for the optimizers that ask; for
 //! `rda` the error count and the reverse derivative over Z2 at the error bits). Each
 //! step slices a batch from the data arguments, draws fresh random arguments, and lets the
@@ -17,7 +18,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use gradc_compiler::check::hir::{self, Callee, Length, Train};
+use gradc_compiler::check::hir::{self, Length, Train};
 use gradc_compiler::check::types::Elem;
 use gradc_compiler::diag::{codes, Diagnostic};
 use gradc_compiler::interp::Inputs;
@@ -67,10 +68,8 @@ struct Compiled {
 pub fn train(runner: &mut Runner, t: &Train, index: usize, out: &mut dyn Write) -> RunResult<()> {
     let program = &runner.checked.program;
     let compile_start = Instant::now();
-    let Callee::Fn(loss_id) = &t.loss else {
-        return Err(unsupported("a `train` of a lambda or a derivative operator", t.span));
-    };
-    let (loss, _) = lower::fn_graph(program, *loss_id)?;
+    // A named loss, a lambda or a derivative operator: the same function graph either way.
+    let loss = lower::callee_graph(program, &t.loss_locals, &t.loss, t.span)?;
     // The random directions of stochastic operators in the loss: arguments after the loss's
     // own, drawn afresh at every step from this block's generator (checkpointed, so a
     // resumed run draws what the uninterrupted one would have).
@@ -451,11 +450,4 @@ pub(super) fn param_index(s: Source) -> usize {
 
 fn hir_tensor(t: &gradc_compiler::check::types::TensorTy) -> gradc_compiler::check::types::Ty {
     gradc_compiler::check::types::Ty::Tensor(t.clone())
-}
-
-fn unsupported(what: &str, span: Span) -> Box<Diagnostic> {
-    Box::new(
-        Diagnostic::new(codes::UNSUPPORTED, format!("{what} cannot run in this version of gradc"), span, "not supported yet")
-            .with_hint("`gradc check` accepts this program"),
-    )
 }

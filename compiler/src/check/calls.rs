@@ -235,11 +235,14 @@ impl Checker<'_> {
         let mut checked = Vec::new();
         let mut named = Vec::new();
         let mut ok = true;
-        let is_taylor = matches!(&f, FnValue::Transform { op, .. } if op.name == "taylor");
+        let taylor_order = match &f {
+            FnValue::Transform { op, .. } if op.name == "taylor" => op.order,
+            _ => None,
+        };
         for (i, a) in args.iter().enumerate() {
-            let v = match (&a.value.kind, checked.first()) {
-                // A series written out, `[0, e1, e2]`: scalar entries stand for x-shaped ones.
-                (E::TensorLit(items), Some(x)) if is_taylor && i == 1 => self.series_literal(cx, items, x, a.value.span),
+            let v = match (&a.value.kind, checked.first(), taylor_order) {
+                // A direction or a series written out (`[0, e1, e2]`), told apart by shape.
+                (E::TensorLit(items), Some(x), Some(order)) if i == 1 && !items.is_empty() => self.taylor_literal(cx, items, x, order, a.value.span),
                 _ => self.expr(cx, &a.value),
             };
             match (v, &a.name) {
@@ -260,26 +263,47 @@ impl Checker<'_> {
         self.call_value(cx, &f, checked, named, span)
     }
 
-    /// The series argument of `taylor` written as a list: each entry has the shape of the
-    /// point `x`, or is a scalar that is broadcast to it (`[0, e1, e2, 0]`).
-    fn series_literal(&mut self, cx: &mut BodyCtx, items: &[ast::Expr], x: &hir::Expr, span: Span) -> Option<hir::Expr> {
+    /// The second argument of `taylor(f, order = K)` written as a list literal. It is the
+    /// direction when it has the point's shape; otherwise a series `[v1, …, vK]` whose
+    /// entries have the point's shape or are scalars broadcast to it (`[0, e1, e2]`). Both
+    /// readings fit only a point of shape `[K]` given K scalars: that is the direction (the
+    /// literal's own shape wins over broadcasting; docs/language.md).
+    fn taylor_literal(&mut self, cx: &mut BodyCtx, items: &[ast::Expr], x: &hir::Expr, order: usize, span: Span) -> Option<hir::Expr> {
         let xt = self.tensor_of(x, "the point of `taylor`")?.clone();
-        let mut entries = Vec::with_capacity(items.len());
-        for item in items {
-            let e = self.expr(cx, item)?;
-            let t = self.tensor_of(&e, "a series entry")?.clone();
-            if t.shape == xt.shape {
-                entries.push(e);
-            } else if t.is_scalar() {
-                let ty = Ty::tensor(t.elem, xt.shape.clone());
-                entries.push(mk(ExprKind::Builtin(hir::Builtin::Broadcast, vec![e]), ty, item.span));
-            } else {
-                self.error(
-                    Diagnostic::new(codes::SHAPE_MISMATCH, format!("a series entry of shape {} for a point of shape {}", shape_str(&t.shape), shape_str(&xt.shape)), item.span, format!("shape {}", shape_str(&t.shape)))
-                        .with_label(x.span, format!("the point has shape {}", shape_str(&xt.shape)))
-                        .with_hint("each entry is a direction of the point's shape, or a scalar such as 0"),
-                );
-                return None;
+        let entries = items.iter().map(|i| self.expr(cx, i)).collect::<Option<Vec<_>>>()?;
+        let mut shapes = Vec::with_capacity(entries.len());
+        for e in &entries {
+            shapes.push(self.tensor_of(e, "an entry of the second argument of `taylor`")?.shape.clone());
+        }
+        let is_direction = xt.shape.first() == Some(&entries.len()) && shapes.iter().all(|s| s[..] == xt.shape[1..]);
+        if is_direction {
+            return self.tensor_of_items(entries, span);
+        }
+        let is_series = entries.len() == order && shapes.iter().all(|s| s.is_empty() || *s == xt.shape);
+        if !is_series {
+            let what = match shapes.iter().find(|s| **s != shapes[0]) {
+                None => format!("{} entr{} of shape {}", entries.len(), if entries.len() == 1 { "y" } else { "ies" }, shape_str(&shapes[0])),
+                Some(other) => format!("entries of shapes {} and {}", shape_str(&shapes[0]), shape_str(other)),
+            };
+            self.error(
+                Diagnostic::new(
+                    codes::SHAPE_MISMATCH,
+                    format!("the second argument of `taylor` is a direction of shape {xs} or a series of {order} entries (each of shape {xs} or a scalar), but this list has {what}", xs = shape_str(&xt.shape)),
+                    span,
+                    "neither a direction nor a series",
+                )
+                .with_label(x.span, format!("the point has shape {}", shape_str(&xt.shape)))
+                .with_hint(format!("a series lists v1 … v{order}: `[v1, v2, …]`, each entry a direction or a scalar such as 0")),
+            );
+            return None;
+        }
+        let mut entries = entries;
+        for (e, s) in entries.iter_mut().zip(&shapes) {
+            if s.is_empty() && !xt.shape.is_empty() {
+                let ty = Ty::tensor(e.elem(), xt.shape.clone());
+                let item = std::mem::replace(e, mk(ExprKind::Tuple(vec![]), Ty::Tuple(vec![]), span));
+                let at = item.span;
+                *e = mk(ExprKind::Builtin(hir::Builtin::Broadcast, vec![item]), ty, at);
             }
         }
         let mut elem = xt.elem;
@@ -385,7 +409,10 @@ impl Checker<'_> {
     fn instantiate_transform(&mut self, cx: &mut BodyCtx, spec: &TransformSpec, inner: &FnValue, args: &[ArgInfo], call_span: Span, tspan: Span) -> Option<(Callee, Sig, Vec<usize>)> {
         let name = spec.name.as_str();
         let n = args.len();
-        let arg_tys: Vec<Ty> = args.iter().map(|a| a.ty.defaulted()).collect();
+        // The argument types as written, weak literals included: the inner function is
+        // instantiated at them as at a direct call, so an untyped `0` becomes the type its
+        // parameter declares (Go-style, docs/language.md).
+        let arg_tys: Vec<Ty> = args.iter().map(|a| a.ty.clone()).collect();
         let plain = |tys: &[Ty]| tys.iter().map(|t| ArgInfo { ty: t.clone(), span: call_span, konst: None }).collect::<Vec<_>>();
         let wrong_count = |me: &mut Self, want: &str| {
             me.error(
@@ -428,7 +455,7 @@ impl Checker<'_> {
                     batch = Some((b, a.span));
                     let mut s = t.shape.clone();
                     s.remove(axis);
-                    tys.push(Ty::tensor(t.elem.defaulted(), s));
+                    tys.push(Ty::tensor(t.elem, s));
                 }
                 tys
             }
@@ -436,6 +463,21 @@ impl Checker<'_> {
         };
         if name == "diff" && n != 1 {
             return wrong_count(self, "1 argument");
+        }
+        // A derivative is taken with respect to floats only, so an untyped integer at a
+        // differentiated position is a float literal (`grad(|x| x * x)(1)` is at `x = 1.0`).
+        let mut inner_args = inner_args;
+        let differentiated: Vec<usize> = match name {
+            "grad" | "value_and_grad" | "jacobian" | "hessian" | "hvp" => vec![spec.wrt.map_or(0, |w| w.0)],
+            "vmap" | "rgrad" => Vec::new(),
+            _ => (0..inner_args.len()).collect(),
+        };
+        for i in differentiated {
+            if let Some(Ty::Tensor(t)) = inner_args.get_mut(i) {
+                if t.elem == Elem::WeakInt {
+                    t.elem = Elem::WeakFloat;
+                }
+            }
         }
         if name == "laplacian" && n != 1 {
             return wrong_count(self, "1 argument");
@@ -579,7 +621,14 @@ impl Checker<'_> {
                 let axis = spec.axis.unwrap_or(0);
                 let b = args[0].ty.as_tensor().map_or(1, |t| t.shape[axis]);
                 let batch = |t: &Ty| -> Ty { batch_ty(t, b) };
-                let params = args.iter().map(|a| a.ty.defaulted()).collect();
+                // Each argument is the inner parameter with the mapped axis put back, so that
+                // the call converts a weak argument to the type the inner function takes.
+                let mut params = Vec::with_capacity(k);
+                for p in &inner_sig.params {
+                    let mut t = self.transform_tensor(p, tspan, name)?.clone();
+                    t.shape.insert(axis, b);
+                    params.push(Ty::Tensor(t));
+                }
                 (Transform::Vmap { axis, size: b }, params, batch(&ret))
             }
             _ => unreachable!("TRANSFORMS lists the names handled here"),

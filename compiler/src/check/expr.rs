@@ -419,7 +419,13 @@ impl Checker<'_> {
             );
             return None;
         }
-        let mut checked = items.iter().map(|i| self.expr(cx, i)).collect::<Option<Vec<_>>>()?;
+        let checked = items.iter().map(|i| self.expr(cx, i)).collect::<Option<Vec<_>>>()?;
+        self.tensor_of_items(checked, span)
+    }
+
+    /// A tensor literal from its checked items (at least one): they must have one shape and
+    /// element types that unify.
+    pub(super) fn tensor_of_items(&mut self, mut checked: Vec<hir::Expr>, span: Span) -> Option<hir::Expr> {
         let first = self.tensor_of(&checked[0], "an element of a tensor literal")?.clone();
         let mut elem = first.elem;
         for item in &checked[1..] {
@@ -446,7 +452,7 @@ impl Checker<'_> {
         for item in &mut checked {
             coerce(item, elem);
         }
-        let mut shape = vec![items.len()];
+        let mut shape = vec![checked.len()];
         shape.extend(&first.shape);
         Some(mk(ExprKind::Tensor(checked), Ty::tensor(elem, shape), span))
     }
@@ -882,7 +888,8 @@ pub(super) fn default_weak(e: &mut hir::Expr) {
     }
 }
 
-fn default_weak_callee(c: &mut hir::Callee) {
+/// [`default_weak`] inside a callee (a lambda's body; a transform's inner function).
+pub(super) fn default_weak_callee(c: &mut hir::Callee) {
     match c {
         hir::Callee::Fn(_) => {}
         hir::Callee::Lambda { body, .. } => default_weak(body),

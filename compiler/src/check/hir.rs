@@ -309,6 +309,9 @@ pub enum PrintItem {
 pub struct Train {
     /// The loss, instantiated at the batched argument types.
     pub loss: Callee,
+    /// The table of the locals a lambda loss binds (its parameters and `let`s; a named loss
+    /// has none): the train statement is the lambda's enclosing body, so they live here.
+    pub loss_locals: Vec<Local>,
     pub loss_sig: Sig,
     pub loss_name: String,
     pub args: Vec<TrainArg>,

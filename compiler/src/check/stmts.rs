@@ -90,17 +90,21 @@ impl Checker<'_> {
 
     /// Checks a statement's expression with its own locals table.
     fn value_body(&mut self, file: FileIdx, e: &ast::Expr, allow_random: bool) -> Option<Body> {
+        let mut body = self.weak_value_body(file, e, allow_random)?;
+        default_body(&mut body);
+        Some(body)
+    }
+
+    /// A statement's expression with its weak types left for a context to decide (the
+    /// arguments of `train` take the types the loss's parameters declare).
+    fn weak_value_body(&mut self, file: FileIdx, e: &ast::Expr, allow_random: bool) -> Option<Body> {
         let mut cx = BodyCtx::new(file);
         cx.allow_random = allow_random;
         if self.is_fn_expr(&cx, e) {
             self.error(Diagnostic::new(codes::NOT_A_VALUE, "a function is not a value", e.span, "a function").with_hint("call it with arguments"));
             return None;
         }
-        let mut value = self.expr(&mut cx, e)?;
-        default_weak(&mut value);
-        for l in &mut cx.locals {
-            l.ty = l.ty.defaulted();
-        }
+        let value = self.expr(&mut cx, e)?;
         Some(Body { locals: cx.locals, value })
     }
 
@@ -129,8 +133,9 @@ impl Checker<'_> {
             self.error(Diagnostic::new(codes::BAD_STATEMENT, "`train` needs a call of the loss: `train loss(x, y) { … }`", call.span, "not a call"));
             return None;
         };
+        // The loss's own context: a lambda loss binds its locals here. Random draws belong in
+        // the arguments (checked in contexts of their own), as in a named loss's body.
         let mut cx = BodyCtx::new(file);
-        cx.allow_random = true;
         let f = self.fn_value(&mut cx, callee)?;
         // Arguments are checked whole; those computed from `data` are then batched.
         let mut bodies = Vec::new();
@@ -139,7 +144,7 @@ impl Checker<'_> {
                 self.error(Diagnostic::new(codes::BAD_ARGUMENTS, "the loss of `train` takes positional arguments", n.span, "named argument"));
                 return None;
             }
-            bodies.push(self.value_body(file, &a.value, true)?);
+            bodies.push(self.weak_value_body(file, &a.value, true)?);
         }
         let mut rows: Option<(usize, Span)> = None;
         let mut batched = Vec::new();
@@ -177,7 +182,9 @@ impl Checker<'_> {
                 super::calls::ArgInfo { ty, span: b.value.span, konst: None }
             })
             .collect();
-        let (loss, sig, _) = self.instantiate(&mut cx, &f, &infos, &[], call.span)?;
+        let (mut loss, mut sig, _) = self.instantiate(&mut cx, &f, &infos, &[], call.span)?;
+        super::expr::default_weak_callee(&mut loss);
+        sig.ret = sig.ret.defaulted();
         let is_rda = options_checked.optimizer.name == "rda";
         let ok = match sig.ret.as_tensor() {
             Some(t) if t.is_scalar() && t.elem.is_float() => !is_rda,
@@ -193,6 +200,13 @@ impl Checker<'_> {
             return None;
         }
         for (b, want) in bodies.iter_mut().zip(&sig.params) {
+            // A weak argument (`train loss(1)`) takes the element type the loss declares.
+            if let (Ty::Tensor(have), Ty::Tensor(want)) = (&b.value.ty, want) {
+                if have.elem.is_weak() && have.elem.coerces_to(want.elem) {
+                    self.coerce(&mut b.value, want.elem);
+                }
+            }
+            default_body(b);
             if let (Ty::Tensor(have), Ty::Tensor(want)) = (&b.value.ty, want) {
                 if have.elem != want.elem {
                     self.error(
@@ -205,7 +219,11 @@ impl Checker<'_> {
         }
         let loss_name = self.sources.snippet(callee.span).to_string();
         let args = bodies.into_iter().zip(batched).map(|(value, batched)| hir::TrainArg { value, batched }).collect();
-        Some(hir::Train { loss, loss_sig: sig, loss_name, args, options: options_checked, span })
+        let mut loss_locals = cx.locals;
+        for l in &mut loss_locals {
+            l.ty = l.ty.defaulted();
+        }
+        Some(hir::Train { loss, loss_locals, loss_sig: sig, loss_name, args, options: options_checked, span })
     }
 
     fn train_options(&mut self, file: FileIdx, options: &[ast::OptionItem], rows: Option<(usize, Span)>, span: Span) -> Option<TrainOptions> {
@@ -441,5 +459,13 @@ fn mentions_data(e: &hir::Expr) -> bool {
         ExprKind::If(c, a, b) => mentions_data(c) || mentions_data(a) || mentions_data(b),
         ExprKind::Block(stmts, v) => mentions_data(v) || stmts.iter().any(|s| matches!(s, hir::BlockStmt::Let(_, x) | hir::BlockStmt::Assign(_, x) if mentions_data(x))),
         ExprKind::Index(b, subs) => mentions_data(b) || subs.iter().any(|s| matches!(s, hir::Subscript::Index(i) if mentions_data(i))),
+    }
+}
+
+/// Defaults the weak types left in a statement's expression and its locals.
+fn default_body(body: &mut Body) {
+    default_weak(&mut body.value);
+    for l in &mut body.locals {
+        l.ty = l.ty.defaulted();
     }
 }

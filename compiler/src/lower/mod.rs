@@ -122,7 +122,7 @@ pub fn lower_bodies_with_draws(program: &Program, name: &str, bodies: &[&Body]) 
     let mut cx = Lowerer::new(program, name);
     let mut values = Vec::new();
     for body in bodies {
-        let mut frame = Frame::new(body);
+        let mut frame = Frame::new(&body.locals);
         values.push(cx.expr(&mut frame, &body.value)?);
     }
     let mut draws = std::mem::take(&mut cx.draws);
@@ -170,7 +170,8 @@ pub fn draws_as_args(g: &Graph, first_arg: u32) -> (Graph, Vec<Draw>) {
 
 /// The values of one body's locals while it is being lowered.
 struct Frame<'b> {
-    body: &'b Body,
+    /// The table the body's locals are declared in.
+    table: &'b [hir::Local],
     locals: Vec<Option<Value>>,
     /// For a lambda lowered into a graph of its own: the enclosing frame's values (nodes of
     /// the enclosing graph). A local found there becomes a capture: a new input here.
@@ -180,8 +181,8 @@ struct Frame<'b> {
 }
 
 impl<'b> Frame<'b> {
-    fn new(body: &'b Body) -> Frame<'b> {
-        Frame { body, locals: vec![None; body.locals.len()], outer: None, captures: Vec::new() }
+    fn new(table: &'b [hir::Local]) -> Frame<'b> {
+        Frame { table, locals: vec![None; table.len()], outer: None, captures: Vec::new() }
     }
 
     fn set(&mut self, id: LocalId, v: Value) {
@@ -241,9 +242,9 @@ impl<'p> Lowerer<'p> {
         }
         let outer = frame.outer.as_ref().and_then(|o| o[id.index()].clone());
         let Some(outer) = outer else {
-            return Err(internal(&format!("local `{}` used before it has a value", frame.body.locals[id.index()].name), span));
+            return Err(internal(&format!("local `{}` used before it has a value", frame.table[id.index()].name), span));
         };
-        let ty = frame.body.locals[id.index()].ty.clone();
+        let ty = frame.table[id.index()].ty.clone();
         let v = self.inputs_for(&ty, span)?;
         frame.captures.push(outer);
         frame.set(id, v.clone());
@@ -311,7 +312,7 @@ impl<'p> Lowerer<'p> {
         }
         let mut arg_leaves = Vec::new();
         args.iter().for_each(|a| a.leaves(&mut arg_leaves));
-        let mut frame = Frame::new(&f.body);
+        let mut frame = Frame::new(&f.body.locals);
         for (&p, v) in f.params.iter().zip(args) {
             frame.set(p, v);
         }
@@ -343,7 +344,7 @@ impl<'p> Lowerer<'p> {
         let rule = f.jvp_rule.as_ref().expect("only called for functions with a rule");
         let mut cx = Lowerer::new(self.program, &format!("jvp rule of {}", f.name));
         cx.depth = self.depth + 1;
-        let mut frame = Frame::new(&f.body);
+        let mut frame = Frame::new(&f.body.locals);
         for &p in rule.primals.iter().chain(&rule.tangents) {
             let ty = f.body.locals[p.index()].ty.clone();
             let v = cx.inputs_for(&ty, span)?;
@@ -392,7 +393,7 @@ impl<'p> Lowerer<'p> {
                     frame.set(*id, v);
                 }
                 hir::BlockStmt::For { var, lo, hi, body } => {
-                    let span = frame.body.locals[var.index()].span;
+                    let span = frame.table[var.index()].span;
                     for i in *lo..*hi {
                         let n = self.constant(DType::I64, i as f64, span)?;
                         frame.set(*var, Value::Node(n));
@@ -418,6 +419,24 @@ pub fn fn_graph(program: &Program, id: FnId) -> LowerResult<(FnGraph, hir::Sig)>
     let graph = lower_fn(program, id)?;
     let inputs = transform::arg_types(&graph);
     Ok((FnGraph { n_params: inputs.len(), inputs, graph }, sig))
+}
+
+/// A callee written at statement level (the loss of `train`: a named function, a lambda or
+/// a derivative operator) as an [`FnGraph`]. `locals` is the table a lambda's locals live in
+/// (`hir::Train::loss_locals`); a statement has no enclosing locals, so nothing is captured
+/// and the graph's inputs are the callee's arguments alone (params and data are `Source`
+/// inputs, as in [`fn_graph`]).
+pub fn callee_graph(program: &Program, locals: &[hir::Local], callee: &hir::Callee, span: Span) -> LowerResult<FnGraph> {
+    if let hir::Callee::Fn(id) = callee {
+        return Ok(fn_graph(program, *id)?.0);
+    }
+    let mut cx = Lowerer::new(program, "loss");
+    let mut frame = Frame::new(locals);
+    let (f, captures) = cx.function_graph(&mut frame, callee, span)?;
+    if !captures.is_empty() {
+        return Err(internal("a callee at statement level captures a local", span));
+    }
+    Ok(f)
 }
 
 /// The graph of a derivative operator applied to one function of the program (for

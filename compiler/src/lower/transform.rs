@@ -63,7 +63,7 @@ impl Lowerer<'_> {
     }
 
     /// The graph of a callee, and the enclosing values of the locals it captures.
-    fn function_graph(&mut self, frame: &mut Frame, callee: &Callee, span: Span) -> LowerResult<(FnGraph, Vec<Value>)> {
+    pub(super) fn function_graph(&mut self, frame: &mut Frame, callee: &Callee, span: Span) -> LowerResult<(FnGraph, Vec<Value>)> {
         match callee {
             Callee::Fn(id) => {
                 let graph = super::lower_fn(self.program, *id)?;
@@ -83,10 +83,10 @@ impl Lowerer<'_> {
                 }
                 let mut inner = Lowerer::new(self.program, "lambda");
                 inner.depth = self.depth + 1;
-                let mut f = Frame::new(frame.body);
+                let mut f = Frame::new(frame.table);
                 f.outer = Some(frame.locals.clone());
                 for &p in params {
-                    let ty = frame.body.locals[p.index()].ty.clone();
+                    let ty = frame.table[p.index()].ty.clone();
                     let v = inner.inputs_for(&ty, span)?;
                     f.set(p, v);
                 }
