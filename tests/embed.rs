@@ -177,7 +177,7 @@ fn random_initialisers_follow_the_seed() {
 fn a_training_loop_in_rust_reduces_the_loss() {
     // Least squares on data fixed by its seed: y = X t + noise, fitted by SGD steps on `w`.
     let src = r#"
-        data X: f64[64, 3] = normal(0, 1, seed = 7);
+        data X = normal([64, 3], seed = 7);
         param w: f64[3] = zeros();
         fn loss() -> f64 { mean((X @ w - X @ [1.0, -2.0, 0.5]) ^ 2) }
         fn loss_at(v: f64[3]) -> f64 { mean((X @ v - X @ [1.0, -2.0, 0.5]) ^ 2) }

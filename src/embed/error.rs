@@ -57,6 +57,7 @@ impl Error {
         Error::plain(ErrorKind::Usage, Some(code), message)
     }
 
+    /// What kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -19,7 +19,9 @@ const WRAPPER: &str = "__gradc_embed";
 /// A function's argument types and result type, as the checker gave them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signature {
+    /// The argument types, in order.
     pub args: Vec<Ty>,
+    /// The result type (a tuple for `value_and_grad` and the like).
     pub ret: Ty,
 }
 
@@ -83,6 +85,7 @@ impl Function {
         &self.expr
     }
 
+    /// Its argument and result types.
     pub fn signature(&self) -> &Signature {
         &self.sig
     }

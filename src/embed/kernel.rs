@@ -31,7 +31,6 @@ pub struct Kernel {
     arg_leaves: Vec<Type>,
     /// The params a `value_and_param_grad` kernel differentiates, in output order.
     wrt_params: Vec<String>,
-    backend: Backend,
     /// For rendering run-time errors against the sources.
     checked: Arc<Checked>,
 }
@@ -74,7 +73,7 @@ impl Kernel {
             arg_leaves.extend(tys);
         }
         let exe = Executable::new(graph, backend, f.program.shared.options.threads);
-        Ok(Kernel { shared: f.program.shared.clone(), exe, sig, arg_leaves, wrt_params, backend, checked })
+        Ok(Kernel { shared: f.program.shared.clone(), exe, sig, arg_leaves, wrt_params, checked })
     }
 
     /// Runs the kernel. `args` are the leaves of the arguments in order (a tuple argument
@@ -107,12 +106,20 @@ impl Kernel {
         }
     }
 
+    /// Its argument and result types (for [`Function::value_and_param_grad`]: the loss's
+    /// type, then a tuple of the params' types).
     pub fn signature(&self) -> &Signature {
         &self.sig
     }
 
+    /// The backend it runs on: the one asked for, except that a graph the JIT cannot
+    /// compile (a bug in the backend) runs on the interpreter, with a warning on stderr, as
+    /// under `gradc run`.
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.exe {
+            Executable::Native(_) => Backend::Jit,
+            Executable::Interpreted(_) => Backend::Interp,
+        }
     }
 
     /// For a [`Function::value_and_param_grad`] kernel: the params its gradients are taken

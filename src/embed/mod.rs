@@ -13,6 +13,8 @@
 //! from it: a call reads them in place, without copying, and [`Program::set_param`] is seen
 //! by every kernel's next call.
 
+#![warn(missing_docs)]
+
 mod error;
 mod function;
 mod kernel;
@@ -46,16 +48,19 @@ pub struct Options {
 }
 
 impl Options {
+    /// Sets [`Options::seed`].
     pub fn seed(mut self, seed: u64) -> Options {
         self.seed = seed;
         self
     }
 
+    /// Sets [`Options::backend`].
     pub fn backend(mut self, backend: Backend) -> Options {
         self.backend = backend;
         self
     }
 
+    /// Sets [`Options::threads`].
     pub fn threads(mut self, threads: usize) -> Options {
         self.threads = Some(threads);
         self
@@ -81,6 +86,8 @@ pub(crate) struct Shared {
 }
 
 /// A checked gd program with its params and data: the starting point of the embedding API.
+/// Loading checks it as `gradc check` does, initialises its params from the seed as
+/// `gradc run` does, and loads its data sets (paths relative to the file).
 ///
 /// Its statements (`print`, `train`, …) are checked but not run: the embedding program
 /// decides what runs. `Program` is `Send` and `Sync`; cloning it is cheap and shares the
@@ -99,6 +106,7 @@ impl Program {
         Program::from_source_with(text, &Options::default())
     }
 
+    /// [`Program::from_source`] with options.
     pub fn from_source_with(text: &str, options: &Options) -> Result<Program> {
         let source = Source { name: "<source>".into(), text: text.to_string(), dir: PathBuf::new() };
         let checked = check::check_source(&source.name, text, source.dir.clone());
@@ -111,6 +119,7 @@ impl Program {
         Program::from_file_with(path, &Options::default())
     }
 
+    /// [`Program::from_file`] with options.
     pub fn from_file_with(path: impl AsRef<Path>, options: &Options) -> Result<Program> {
         let path = path.as_ref();
         let unreadable = |e: std::io::Error| Error::plain(ErrorKind::Io, None, format!("cannot read `{}`: {e}", path.display()));
@@ -178,6 +187,15 @@ impl Program {
             let names: Vec<&str> = self.shared.param_decls.iter().map(|(n, _)| n.as_str()).collect();
             Error::usage(codes::UNKNOWN_NAME, format!("the program has no param `{name}` (its params: {})", if names.is_empty() { "none".into() } else { names.join(", ") }))
         })
+    }
+
+    /// The data set `name`, as loaded (a copy).
+    pub fn data(&self, name: &str) -> Result<Tensor> {
+        let base = &self.base.program;
+        match base.data.iter().position(|d| d.name == name) {
+            Some(k) => Ok(self.shared.data[k].clone()),
+            None => Err(Error::usage(codes::UNKNOWN_NAME, format!("the program has no data set `{name}`"))),
+        }
     }
 
     /// The options the program was loaded with.
