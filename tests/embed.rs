@@ -136,6 +136,12 @@ fn derivatives_match_finite_differences_on_both_backends() {
         // Taylor coefficients of h(t) = exp(2t) cos t at 0: 1, 2, 3/2, 1/3.
         let t = f.program().function("h").unwrap().taylor(3).unwrap().compile_with(backend).unwrap();
         close(&f64s(&t.call(&[s(0.0), s(1.0)]).unwrap()[0]), &[1.0, 2.0, 1.5, 1.0 / 3.0], 1e-12);
+        // vjp(g)(x, y, u) = (u (y + exp x), Σ u x).
+        let g = p.function("g").unwrap().vjp().unwrap().compile_with(backend).unwrap();
+        let out = g.call(&[v3(x), s(2.0), v3([1.0, -1.0, 0.5])]).unwrap();
+        assert_eq!(out.len(), 2);
+        close(&f64s(&out[0]), &[2.0 + 0.3f64.exp(), -(2.0 + (-0.7f64).exp()), 0.5 * (2.0 + 1.1f64.exp())], 1e-12);
+        close(&f64s(&out[1]), &[0.3 + 0.7 + 0.55], 1e-12);
         // vmap of grad: one row per point.
         let batch = Tensor::new(vec![2, 3], Buffer::F64(vec![0.3, -0.7, 1.1, 0.0, 0.0, 0.0])).unwrap();
         let rows = f64s(&f.grad().unwrap().vmap(2).unwrap().compile_with(backend).unwrap().call(&[batch]).unwrap()[0]);
@@ -161,6 +167,25 @@ fn params_are_read_and_set_by_name_and_seen_by_compiled_kernels() {
     assert!(e.to_string().contains("f64[3]"), "{e}");
     assert_eq!(p.set_param("zz", s(1.0)).err().unwrap().code().unwrap().0, "E020");
     assert_eq!(p.param("w").unwrap().to_f64_vec(), [1.0, 1.0, 1.0]);
+}
+
+#[test]
+fn files_load_their_data_and_uses_relative_to_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/pts.csv"), "x,y\n1,2\n3,4\n5,6\n").unwrap();
+    std::fs::write(dir.path().join("sub/lib.gd"), "fn twice(v: f64[3]) -> f64[3] { 2 * v }\n").unwrap();
+    let main = dir.path().join("sub/main.gd");
+    std::fs::write(&main, "use \"lib.gd\";\ndata pts = csv(\"pts.csv\", header = true);\nfn total() -> f64 { sum(twice(pts[:, 1])) }\n").unwrap();
+    let p = Program::from_file(&main).unwrap();
+    assert_eq!(p.data("pts").unwrap().shape(), [3, 2]);
+    assert_eq!(p.function("total").unwrap().compile().unwrap().call_scalar(&[]).unwrap(), 24.0);
+    assert_eq!(p.data("nope").err().unwrap().code().unwrap().0, "E020");
+    // A data file that is missing is the checker's error, with its code.
+    std::fs::remove_file(dir.path().join("sub/pts.csv")).unwrap();
+    let e = Program::from_file(&main).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Check);
+    assert!(e.to_string().contains("pts.csv"), "{e}");
 }
 
 #[test]
@@ -244,7 +269,9 @@ fn run_time_errors_come_back_with_their_code_on_both_backends() {
 #[test]
 fn one_kernel_called_many_times_and_from_threads() {
     let p = Program::from_source(PROGRAM).unwrap();
+    let t0 = std::time::Instant::now();
     let k = p.function("f").unwrap().grad().unwrap().compile().unwrap();
+    println!("function(\"f\") + grad() + compile(): {:?}", t0.elapsed());
     let x = v3([0.1, 0.2, 0.3]);
     let first = k.call(std::slice::from_ref(&x)).unwrap();
     let t0 = std::time::Instant::now();
