@@ -125,7 +125,7 @@ impl Program {
         let unreadable = |e: std::io::Error| Error::plain(ErrorKind::Io, None, format!("cannot read `{}`: {e}", path.display()));
         // Checked from its bytes, so that a file that is not UTF-8 gets the CLI's E007.
         let checked = check::check_file(path).map_err(unreadable)?;
-        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let text = std::fs::read_to_string(path).map_err(unreadable)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Program::new(Source { name: path.display().to_string(), text, dir }, checked, options)
     }
