@@ -7,11 +7,13 @@ use gradc_compiler::interp::{self, EvalError, Inputs};
 use gradc_compiler::ir::{Graph, NodeId};
 use gradc_runtime::tensor::Tensor;
 
-/// `--backend`.
+/// `--backend`: where compiled graphs run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
+    /// Native code from the Cranelift JIT (the default).
     #[default]
     Jit,
+    /// The reference interpreter (the oracle the JIT is tested against).
     Interp,
 }
 

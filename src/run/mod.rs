@@ -6,7 +6,7 @@
 //! input.
 
 mod exec;
-mod init;
+pub(crate) mod init;
 mod train;
 
 pub use exec::{Backend, Executable};
