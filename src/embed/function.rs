@@ -60,6 +60,7 @@ enum Op {
     Taylor(usize),
     Diff(usize),
     Laplacian,
+    LaplacianEstimate(usize),
     Vmap { axis: usize, size: usize },
 }
 
@@ -110,6 +111,7 @@ impl Function {
             Op::Taylor(order) => (format!("taylor({e}, order = {order})"), a.iter().take(1).chain(a.iter().take(1)).cloned().collect()),
             Op::Diff(n) => (format!("diff({e}, {n})"), a.clone()),
             Op::Laplacian => (format!("laplacian({e})"), a.clone()),
+            Op::LaplacianEstimate(samples) => (format!("laplacian({e}, samples = {samples})"), a.clone()),
             Op::Vmap { axis, size } => {
                 let mut batched = Vec::with_capacity(a.len());
                 for t in a {
@@ -193,6 +195,13 @@ impl Function {
     /// `laplacian(f)`: the exact Laplacian of a scalar function.
     pub fn laplacian(&self) -> Result<Function> {
         self.derive(Op::Laplacian)
+    }
+
+    /// `laplacian(f, samples = S)`: the unbiased stochastic estimate of the Laplacian from `S`
+    /// random Rademacher directions. Its kernel draws fresh directions at every call (see
+    /// [`Kernel`](super::Kernel)).
+    pub fn laplacian_estimate(&self, samples: usize) -> Result<Function> {
+        self.derive(Op::LaplacianEstimate(samples))
     }
 
     /// `vmap(f)` over a batch of `size` along a new first axis of every argument.
@@ -281,6 +290,7 @@ fn derived(program: &Program, e: &ast::Expr) -> Result<Function> {
                 "taylor" => Op::Taylor(opt("order", usize::MAX).and_then(|o| if o == usize::MAX { Err(unsupported()) } else { Ok(o) })?),
                 "diff" => Op::Diff(positional.get(1).and_then(|a| literal(&a.value)).ok_or_else(unsupported)?),
                 "laplacian" if !args.iter().any(|a| a.name.is_some()) => Op::Laplacian,
+                "laplacian" => Op::LaplacianEstimate(opt("samples", usize::MAX).and_then(|s| if s == usize::MAX { Err(unsupported()) } else { Ok(s) })?),
                 _ => return Err(unsupported()),
             };
             inner.derive(op)

@@ -2,16 +2,17 @@
 //! of times with tensors. Arguments are checked against the signature before anything runs;
 //! params are read in place from the program (no copy per call).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use gradc_compiler::check::types::{Elem, Ty};
 use gradc_compiler::check::Checked;
 use gradc_compiler::diag::codes;
 use gradc_compiler::interp::Inputs;
 use gradc_compiler::ir::{Source, Type};
-use gradc_compiler::lower;
+use gradc_compiler::lower::{self, Draw};
 use gradc_compiler::passes::simplify::simplify;
 use gradc_compiler::source::Span;
+use gradc_runtime::rng::Rng;
 use gradc_runtime::tensor::Tensor;
 
 use super::{Error, ErrorKind, Function, Result, Shared, Signature};
@@ -19,7 +20,9 @@ use crate::run::{Backend, Executable};
 
 /// A compiled function: native code from the Cranelift JIT, or a graph for the interpreter.
 ///
-/// Calls take `&self` and read the program's params in place. `Kernel` is `Send` and `Sync`:
+/// Calls take `&self` and read the program's params in place. A kernel of a stochastic
+/// operator (`laplacian(f, samples = S)`) draws fresh random directions at every call from a
+/// generator of its own, seeded by the program's seed (so a new kernel repeats the sequence). `Kernel` is `Send` and `Sync`:
 /// the JIT's module (`Send`, not `Sync`) is only owned by the compiled code, never used after
 /// compiling, so calls from several threads at once are safe; they share the process's
 /// thread pool for large loops. Dropping a kernel frees its machine code.
@@ -31,6 +34,10 @@ pub struct Kernel {
     arg_leaves: Vec<Type>,
     /// The params a `value_and_param_grad` kernel differentiates, in output order.
     wrt_params: Vec<String>,
+    /// Random inputs (the directions of `laplacian(f, samples = S)`), drawn at every call
+    /// from `rng`: the kernel's own generator, seeded by the program's seed.
+    draws: Vec<Draw>,
+    rng: Mutex<Rng>,
     /// For rendering run-time errors against the sources.
     checked: Arc<Checked>,
 }
@@ -63,17 +70,18 @@ impl Kernel {
         } else {
             simplify(&lower::lower_fn(program, f.id).map_err(fail)?)
         };
-        if graph.inputs().any(|(_, s)| matches!(s, Source::Random(_))) {
-            return Err(Error::usage(codes::BAD_ARGUMENTS, format!("`{}` draws random directions (`laplacian(f, samples = S)`), which the embedding API does not supply yet", f.expr())));
-        }
         let mut arg_leaves = Vec::new();
         for t in &sig.args {
             let mut tys = Vec::new();
             lower::leaf_types(t, &mut tys);
             arg_leaves.extend(tys);
         }
+        // The random directions of stochastic operators become extra arguments that every
+        // call draws afresh, as `gradc run` does for each evaluation.
+        let (graph, draws) = lower::draws_as_args(&graph, arg_leaves.len() as u32);
+        let rng = Mutex::new(Rng::seed_from_u64(f.program.shared.options.seed));
         let exe = Executable::new(graph, backend, f.program.shared.options.threads);
-        Ok(Kernel { shared: f.program.shared.clone(), exe, sig, arg_leaves, wrt_params, checked })
+        Ok(Kernel { shared: f.program.shared.clone(), exe, sig, arg_leaves, wrt_params, draws, rng, checked })
     }
 
     /// Runs the kernel. `args` are the leaves of the arguments in order (a tuple argument
@@ -89,6 +97,15 @@ impl Kernel {
         for (k, (want, got)) in self.arg_leaves.iter().zip(args).enumerate() {
             check_tensor(&format!("argument {k}"), want, got)?;
         }
+        let drawn;
+        let args = if self.draws.is_empty() {
+            args
+        } else {
+            let mut rng = self.rng.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let fresh = crate::run::draw_all(&self.draws, &mut rng).map_err(|d| Error::from_diags(ErrorKind::Run, vec![*d], &self.checked.sources))?;
+            drawn = [args, &fresh].concat();
+            &drawn[..]
+        };
         let params = self.shared.read_params();
         let inputs = Inputs { args, params: &params, data: &self.shared.data };
         self.exe.run(&inputs).map_err(|(node, e)| {

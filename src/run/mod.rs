@@ -11,6 +11,7 @@ mod train;
 
 pub use exec::{Backend, Executable};
 pub use train::{clear_interrupt, install_interrupt_handler};
+pub(crate) use train::draw_all;
 
 use std::io::Write;
 use std::path::Path;

@@ -408,7 +408,7 @@ fn take_rows(t: &Tensor, rows: &[usize]) -> Result<Tensor, gradc_runtime::tensor
 }
 
 /// Fresh values for every random draw of the arguments, in order.
-pub(super) fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
+pub(crate) fn draw_all(draws: &[Draw], rng: &mut Rng) -> RunResult<Vec<Tensor>> {
     let mut out = Vec::with_capacity(draws.len());
     for d in draws {
         let n = gradc_runtime::tensor::checked_len(d.ty.dtype, &d.ty.shape)
