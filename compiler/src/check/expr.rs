@@ -183,7 +183,7 @@ impl Checker<'_> {
         };
         match global {
             Some(Global::Const(c)) => {
-                let v = self.const_value(c)?;
+                let v = self.const_value(c, Some(span))?;
                 Some(const_expr(&v, span))
             }
             Some(Global::Param(p)) if self.broken_params.contains(&p) => None,

@@ -33,7 +33,7 @@ impl Checker<'_> {
                 }
                 ast::ItemKind::Const { .. } => {
                     if let Some(Global::Const(c)) = self.files[root].own.get(&const_name(item)).map(|g| g.0) {
-                        self.const_value(c);
+                        self.const_value(c, None);
                     }
                 }
                 _ => {}
