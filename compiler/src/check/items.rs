@@ -234,6 +234,11 @@ impl Checker<'_> {
                     return None;
                 }
                 let path_span = positional[0].span;
+                if self.malformed_string(path_span) {
+                    // Already reported by the lexer (`'f.csv'`, a missing quote): the path is
+                    // a guess, so a missing-file error would only repeat that error.
+                    return None;
+                }
                 let full = self.dir_at(file, path_span).join(path);
                 if fname == "npy" {
                     if let Some((n, _)) = named.first() {
@@ -351,6 +356,14 @@ impl Checker<'_> {
     }
 
     /// Reports a data file problem at the path in the source.
+    /// Whether the string literal at `span` was malformed (reported while lexing).
+    fn malformed_string(&self, span: Span) -> bool {
+        self.diags.iter().any(|d| {
+            let at = d.span();
+            matches!(d.code, codes::UNKNOWN_CHAR | codes::UNTERMINATED_STRING) && at.file == span.file && at.lo >= span.lo && at.hi <= span.hi
+        })
+    }
+
     fn data_error<T>(&mut self, e: data::DataError, span: Span) -> Option<T> {
         self.error(data_diagnostic(e, span));
         None
