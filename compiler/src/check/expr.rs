@@ -626,20 +626,22 @@ impl Checker<'_> {
                 let (lo_v, hi_v) = (lo_v?, hi_v?);
                 // The body is checked once per iteration, with the variable bound to that
                 // iteration's value: lowering unrolls the loop anyway, and this way an inner
-                // range (`for j in i..N`) or a shape (`x[0..i]`) that uses it is checked for
+                // range (`for j in i..N`) or a shape (`x[0:i]`) that uses it is checked for
                 // every value it takes, not assumed. Each checked iteration is a one-step
-                // `For` in the HIR.
+                // `For` in the HIR. This loop's own statements are counted against the
+                // limit up front (a loop far past it is not checked iteration by iteration
+                // first); the loops nested in it add theirs as each iteration is checked.
+                let total = (hi_v - lo_v).max(0);
+                self.unrolled = self.unrolled.saturating_add(total.saturating_mul(body.stmts.len().max(1) as i64));
+                if self.unrolled > super::MAX_UNROLLED_ITERATIONS {
+                    self.error(
+                        Diagnostic::new(codes::GRAPH_TOO_LARGE, format!("this loop would unroll {total} iterations, past the limit of {} loop statements in a program", super::MAX_UNROLLED_ITERATIONS), s.span, "unrolled at compile time")
+                            .with_hint("loops are unrolled into the graph; write the vectorised form, e.g. `sum(x)` rather than a loop over `x`"),
+                    );
+                    return None;
+                }
                 let mut iterations = Vec::new();
                 for value in lo_v..hi_v {
-                    self.unrolled = self.unrolled.saturating_add(body.stmts.len().max(1) as i64);
-                    if self.unrolled > super::MAX_UNROLLED_ITERATIONS {
-                        let total = (hi_v - lo_v).max(0);
-                        self.error(
-                            Diagnostic::new(codes::GRAPH_TOO_LARGE, format!("this loop would unroll {total} iterations, past the limit of {} loop statements in a program", super::MAX_UNROLLED_ITERATIONS), s.span, "unrolled at compile time")
-                                .with_hint("loops are unrolled into the graph; write the vectorised form, e.g. `sum(x)` rather than a loop over `x`"),
-                        );
-                        return None;
-                    }
                     let errors_before = self.diags.len();
                     cx.push_scope();
                     let id = cx.new_local(&var.name, Ty::scalar(Elem::I64), var.span);
