@@ -599,7 +599,16 @@ impl Checker<'_> {
                 let id = match target {
                     Some(Binding::Value { id, mutable: true }) => id,
                     Some(Binding::Poisoned) => return None,
-                    Some(Binding::Value { id, mutable: false } | Binding::LoopVar { id, .. }) => {
+                    Some(Binding::LoopVar { id, .. }) => {
+                        let decl = cx.locals[id.index()].span;
+                        self.error(
+                            Diagnostic::new(codes::BAD_ASSIGN, format!("cannot assign to `{}`: it is a loop variable", name.name), name.span, "assigned here")
+                                .with_label(decl, "the loop variable")
+                                .with_hint(format!("each iteration fixes `{0}`; copy it to change it: `let mut k = {0};`", name.name)),
+                        );
+                        return None;
+                    }
+                    Some(Binding::Value { id, mutable: false }) => {
                         let decl = cx.locals[id.index()].span;
                         self.error(
                             Diagnostic::new(codes::BAD_ASSIGN, format!("cannot assign to `{}`: it is not mutable", name.name), name.span, "assigned here")
