@@ -383,16 +383,16 @@ fn run_reports_a_missing_data_file() {
 #[test]
 fn run_reports_ragged_csv_rows_with_the_line() {
     let run = bad_data(r#"data d = csv("pts.csv", header = true);"#, &[("pts.csv", b"x,y\n1,2\n3,4\n5\n6,7\n")], "E081", "a ragged CSV");
-    assert!(run.stderr.contains("pts.csv:4: line 4 has 1 cell, the header has 2"), "{}", run.stderr);
+    assert!(run.stderr.contains("pts.csv: line 4 has 1 cell, the header has 2"), "{}", run.stderr);
     // Without a header the first row sets the width.
     let run = bad_data(r#"data d = csv("pts.csv", header = false);"#, &[("pts.csv", b"1,2\n3,4,5\n")], "E081", "a ragged CSV without header");
-    assert!(run.stderr.contains("pts.csv:2:"), "{}", run.stderr);
+    assert!(run.stderr.contains("pts.csv: line 2 has 3 cells"), "{}", run.stderr);
 }
 
 #[test]
 fn run_reports_an_empty_csv_cell_with_the_line_and_column() {
     let run = bad_data(r#"data d = csv("pts.csv", header = true);"#, &[("pts.csv", b"x,y\n1,2\n3,\n")], "E081", "an empty cell");
-    assert!(run.stderr.contains("pts.csv:3: line 3, column 2 (\"y\") is empty"), "{}", run.stderr);
+    assert!(run.stderr.contains("pts.csv: line 3, column 2 (\"y\") is empty"), "{}", run.stderr);
 }
 
 #[test]
@@ -496,4 +496,51 @@ fn a_param_over_the_element_limit_reports_one_error() {
     let run = gradc(dir.path(), &["check", "main.gd"]);
     run.expect_error("E046", "a param over the element limit");
     assert!(run.stderr.contains("error: 1 error found"), "{}", run.stderr);
+}
+
+#[test]
+fn a_loop_bound_may_use_an_outer_loop_variable() {
+    // Triangular loops and a slice that grows with the loop variable; each unrolled
+    // iteration is checked with `i` known. 0 + (1+2+3) + (4+6) + 9 = 25; the prefix sums of
+    // [1, 2, 3, 4] are 1, 3, 6, 10, each added twice: 40.
+    let program = r#"
+const N = 4;
+fn triangular() -> f64 {
+    let mut acc: f64 = 0.0;
+    for i in 0..N {
+        for j in i..N {
+            acc = acc + f64(i * j);
+        }
+    }
+    acc
+}
+fn prefix_sums(x: f64[4]) -> f64 {
+    let mut acc: f64 = 0.0;
+    for i in 1..5 {
+        acc = acc + sum(x[0:i]);
+        for j in 0..i {
+            acc = acc + x[j];
+        }
+    }
+    acc
+}
+assert triangular() == 25.0;
+print triangular(), prefix_sums([1.0, 2.0, 3.0, 4.0]);
+"#;
+    let dir = dir_with(&[("main.gd", program.as_bytes())]);
+    let run = gradc(dir.path(), &["run", "main.gd"]);
+    run.expect_code(0, "triangular loops");
+    assert_eq!(run.stdout, "25.0 40.0\n");
+}
+
+#[test]
+fn a_shape_that_depends_on_the_loop_variable_is_checked_per_iteration() {
+    // `x[0:i]` is `f64[2]` for i = 2 only: the error is for i = 3 and says so.
+    let program = "fn f(x: f64[4]) -> f64 {\n    let mut acc: f64 = 0.0;\n    for i in 2..4 {\n        let y: f64[2] = x[0:i];\n        acc = acc + sum(y);\n    }\n    acc\n}\nprint f([1.0, 2.0, 3.0, 4.0]);\n";
+    let dir = dir_with(&[("main.gd", program.as_bytes())]);
+    let run = gradc(dir.path(), &["check", "main.gd"]);
+    run.expect_error("E040", "a slice whose length varies with the loop");
+    assert!(run.stderr.contains("found `f64[3]`"), "{}", run.stderr);
+    assert!(run.stderr.contains("where `i` = 3"), "{}", run.stderr);
+    assert!(run.stderr.contains("error: 1 error found"), "reported once, not per iteration:\n{}", run.stderr);
 }

@@ -125,12 +125,20 @@ impl Checker<'_> {
 
     /// The function a `fn df = grad(f);` item stands for, resolved in its own file.
     fn derived_value(&mut self, d: usize, use_span: Span) -> Option<FnValue> {
-        if self.derived_in_progress.contains(&d) {
+        if self.derived_cyclic.contains(&d) {
+            return None;
+        }
+        if let Some(at) = self.derived_in_progress.iter().position(|&x| x == d) {
+            // Reported once, where the reference that closes the cycle is; every function on
+            // it is marked so that resolving the others does not report it again.
+            let cycle: Vec<usize> = self.derived_in_progress[at..].to_vec();
+            let path = cycle.iter().chain([&d]).map(|&x| format!("`{}`", self.derived[x].name.name)).collect::<Vec<_>>().join(" → ");
             let name = self.derived[d].name.clone();
             self.error(
-                Diagnostic::new(codes::RECURSION, format!("`{}` is defined in terms of itself", name.name), use_span, "used here")
+                Diagnostic::new(codes::RECURSION, format!("`{}` is defined in terms of itself: {path}", name.name), use_span, "this use closes the cycle")
                     .with_label(name.span, "defined here"),
             );
+            self.derived_cyclic.extend(cycle);
             return None;
         }
         let (value, file) = (self.derived[d].value.clone(), self.derived[d].file);
@@ -870,7 +878,7 @@ impl Checker<'_> {
                                     // A constant; its value is checked when the type is resolved.
                                     let ident = name.clone();
                                     if let Some(Global::Const(c)) = self.lookup_global(file, &ident) {
-                                        if let Some(ConstValue::Int(v)) = self.const_value(c) {
+                                        if let Some(ConstValue::Int(v)) = self.const_value(c, Some(ident.span)) {
                                             if t.shape[axis] as i64 != v {
                                                 return self.dim_mismatch(declared, arg, arg_span, axis, &format!("{} = {v}", name.name), &decl.name.name);
                                             }
@@ -1052,18 +1060,28 @@ impl Checker<'_> {
     }
 
     /// The value of a `const` item, evaluated on first use.
-    pub(super) fn const_value(&mut self, c: usize) -> Option<ConstValue> {
+    /// `use_span` is the reference being resolved (none for the item's own check): a cycle
+    /// is reported there, at the use that closes it.
+    pub(super) fn const_value(&mut self, c: usize, use_span: Option<Span>) -> Option<ConstValue> {
         match &self.consts[c].state {
             super::ConstState::Done(v) => return v.clone(),
             super::ConstState::InProgress => {
                 let name = self.consts[c].name.clone();
-                self.error(Diagnostic::new(codes::RECURSION, format!("the constant `{}` is defined in terms of itself", name.name), name.span, "defined here"));
+                let at = self.consts_in_progress.iter().position(|&x| x == c).unwrap_or(0);
+                let path = self.consts_in_progress[at..].iter().chain([&c]).map(|&x| format!("`{}`", self.consts[x].name.name)).collect::<Vec<_>>().join(" → ");
+                let message = format!("the constant `{}` is defined in terms of itself: {path}", name.name);
+                let d = match use_span {
+                    Some(u) => Diagnostic::new(codes::RECURSION, message, u, "this use closes the cycle").with_label(name.span, "defined here"),
+                    None => Diagnostic::new(codes::RECURSION, message, name.span, "defined here"),
+                };
+                self.error(d);
                 self.consts[c].state = super::ConstState::Done(None);
                 return None;
             }
             super::ConstState::Pending => {}
         }
         self.consts[c].state = super::ConstState::InProgress;
+        self.consts_in_progress.push(c);
         let (value, ty, file) = (self.consts[c].value.clone(), self.consts[c].ty.clone(), self.consts[c].file);
         let mut cx = BodyCtx::new(file);
         let result = (|| {
@@ -1083,6 +1101,7 @@ impl Checker<'_> {
                 }
             }
         })();
+        self.consts_in_progress.pop();
         self.consts[c].state = super::ConstState::Done(result.clone());
         result
     }

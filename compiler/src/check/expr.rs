@@ -167,6 +167,7 @@ impl Checker<'_> {
                     return Some(mk(ExprKind::Local(id), cx.local_ty(id).clone(), span));
                 }
                 Some(Binding::Const(v)) => return Some(const_expr(v, span)),
+                Some(Binding::LoopVar { value, .. }) => return Some(mk(ExprKind::Literal(Literal::Int(*value)), Ty::scalar(Elem::I64), span)),
                 Some(Binding::Fn(_)) => return not_value(self, "function"),
                 Some(Binding::Poisoned) => return None,
                 None => {}
@@ -182,7 +183,7 @@ impl Checker<'_> {
         };
         match global {
             Some(Global::Const(c)) => {
-                let v = self.const_value(c)?;
+                let v = self.const_value(c, Some(span))?;
                 Some(const_expr(&v, span))
             }
             Some(Global::Param(p)) if self.broken_params.contains(&p) => None,
@@ -539,16 +540,16 @@ impl Checker<'_> {
         let mut ok = true;
         for s in stmts {
             match self.stmt(cx, s) {
-                Some(Some(s)) => out.push(s),
-                Some(None) => {}
+                Some(s) => out.extend(s),
                 None => ok = false,
             }
         }
         ok.then_some(out)
     }
 
-    /// `Some(None)` for a statement that binds a function and emits nothing.
-    fn stmt(&mut self, cx: &mut BodyCtx, s: &ast::Stmt) -> Option<Option<BlockStmt>> {
+    /// What a statement becomes: nothing for one that binds a function, one statement per
+    /// unrolled iteration for a `for`, else one.
+    fn stmt(&mut self, cx: &mut BodyCtx, s: &ast::Stmt) -> Option<Vec<BlockStmt>> {
         match &s.kind {
             ast::StmtKind::Let { pat, mutable, ty, value } => {
                 if let (ast::Pattern::Name(name), false, None) = (pat, mutable, ty) {
@@ -557,7 +558,7 @@ impl Checker<'_> {
                             Some(f) => cx.bind(&name.name, Binding::Fn(f)),
                             None => cx.bind(&name.name, Binding::Poisoned),
                         }
-                        return Some(None);
+                        return Some(Vec::new());
                     }
                 }
                 let declared = match ty {
@@ -590,7 +591,7 @@ impl Checker<'_> {
                     coerce_ty(&mut value, &t);
                 }
                 let pat = self.bind_pattern(cx, pat, &value.ty.clone(), *mutable, value.span)?;
-                Some(Some(BlockStmt::Let(pat, value)))
+                Some(vec![BlockStmt::Let(pat, value)])
             }
             ast::StmtKind::Assign { name, value } => {
                 let target = cx.lookup(&name.name).cloned();
@@ -598,6 +599,15 @@ impl Checker<'_> {
                 let id = match target {
                     Some(Binding::Value { id, mutable: true }) => id,
                     Some(Binding::Poisoned) => return None,
+                    Some(Binding::LoopVar { id, .. }) => {
+                        let decl = cx.locals[id.index()].span;
+                        self.error(
+                            Diagnostic::new(codes::BAD_ASSIGN, format!("cannot assign to `{}`: it is a loop variable", name.name), name.span, "assigned here")
+                                .with_label(decl, "the loop variable")
+                                .with_hint(format!("each iteration fixes `{0}`; copy it to change it: `let mut k = {0};`", name.name)),
+                        );
+                        return None;
+                    }
                     Some(Binding::Value { id, mutable: false }) => {
                         let decl = cx.locals[id.index()].span;
                         self.error(
@@ -617,27 +627,53 @@ impl Checker<'_> {
                 let want = cx.local_ty(id).clone();
                 let decl = cx.locals[id.index()].span;
                 let value = self.expect_ty(value?, &want, &format!("the new value of `{}`", name.name), Some(decl))?;
-                Some(Some(BlockStmt::Assign(id, value)))
+                Some(vec![BlockStmt::Assign(id, value)])
             }
             ast::StmtKind::For { var, lo, hi, body } => {
                 let lo_v = self.const_int(cx, lo, "a `for` range bound");
                 let hi_v = self.const_int(cx, hi, "a `for` range bound");
                 let (lo_v, hi_v) = (lo_v?, hi_v?);
-                let iterations = (hi_v - lo_v).max(0);
-                self.unrolled = self.unrolled.saturating_add(iterations.saturating_mul(body.stmts.len().max(1) as i64));
+                // The body is checked once per iteration, with the variable bound to that
+                // iteration's value: lowering unrolls the loop anyway, and this way an inner
+                // range (`for j in i..N`) or a shape (`x[0:i]`) that uses it is checked for
+                // every value it takes, not assumed. Each checked iteration is a one-step
+                // `For` in the HIR. This loop's own statements are counted against the
+                // limit up front (a loop far past it is not checked iteration by iteration
+                // first); the loops nested in it add theirs as each iteration is checked.
+                let total = (hi_v - lo_v).max(0);
+                self.unrolled = self.unrolled.saturating_add(total.saturating_mul(body.stmts.len().max(1) as i64));
                 if self.unrolled > super::MAX_UNROLLED_ITERATIONS {
                     self.error(
-                        Diagnostic::new(codes::GRAPH_TOO_LARGE, format!("this loop would unroll {iterations} iterations, past the limit of {} loop statements in a program", super::MAX_UNROLLED_ITERATIONS), s.span, "unrolled at compile time")
+                        Diagnostic::new(codes::GRAPH_TOO_LARGE, format!("this loop would unroll {total} iterations, past the limit of {} loop statements in a program", super::MAX_UNROLLED_ITERATIONS), s.span, "unrolled at compile time")
                             .with_hint("loops are unrolled into the graph; write the vectorised form, e.g. `sum(x)` rather than a loop over `x`"),
                     );
                     return None;
                 }
-                cx.push_scope();
-                let id = cx.new_local(&var.name, Ty::scalar(Elem::I64), var.span);
-                cx.bind(&var.name, Binding::Value { id, mutable: false });
-                let body_stmts = self.stmts(cx, &body.stmts);
-                cx.pop_scope();
-                Some(Some(BlockStmt::For { var: id, lo: lo_v, hi: hi_v, body: body_stmts? }))
+                let mut iterations = Vec::new();
+                for value in lo_v..hi_v {
+                    let errors_before = self.diags.len();
+                    cx.push_scope();
+                    let id = cx.new_local(&var.name, Ty::scalar(Elem::I64), var.span);
+                    cx.bind(&var.name, Binding::LoopVar { id, value });
+                    let body_stmts = self.stmts(cx, &body.stmts);
+                    cx.pop_scope();
+                    let Some(body_stmts) = body_stmts else {
+                        // The first failing iteration is reported, not every one after it.
+                        // When earlier ones passed, the error depends on the value: say which.
+                        if value > lo_v {
+                            let note = format!("in the unrolled iteration where `{}` = {value} (loops are checked once per iteration)", var.name);
+                            for d in &mut self.diags[errors_before..] {
+                                d.hint = Some(match d.hint.take() {
+                                    Some(h) => format!("{h}; {note}"),
+                                    None => note.clone(),
+                                });
+                            }
+                        }
+                        return None;
+                    };
+                    iterations.push(BlockStmt::For { var: id, lo: value, hi: value + 1, body: body_stmts });
+                }
+                Some(iterations)
             }
         }
     }

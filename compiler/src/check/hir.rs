@@ -170,7 +170,8 @@ pub enum Subscript {
 pub enum BlockStmt {
     Let(Pattern, Expr),
     Assign(LocalId, Expr),
-    /// `for var in lo..hi { body }`; bounds are compile-time.
+    /// `for var in lo..hi { body }`; bounds are compile-time. The checker emits one per
+    /// unrolled iteration (`hi == lo + 1`), each body checked with `var` known.
     For { var: LocalId, lo: i64, hi: i64, body: Vec<BlockStmt> },
 }
 

@@ -33,7 +33,7 @@ impl Checker<'_> {
                 }
                 ast::ItemKind::Const { .. } => {
                     if let Some(Global::Const(c)) = self.files[root].own.get(&const_name(item)).map(|g| g.0) {
-                        self.const_value(c);
+                        self.const_value(c, None);
                     }
                 }
                 _ => {}
@@ -234,6 +234,11 @@ impl Checker<'_> {
                     return None;
                 }
                 let path_span = positional[0].span;
+                if self.malformed_string(path_span) {
+                    // Already reported by the lexer (`'f.csv'`, a missing quote): the path is
+                    // a guess, so a missing-file error would only repeat that error.
+                    return None;
+                }
                 let full = self.dir_at(file, path_span).join(path);
                 if fname == "npy" {
                     if let Some((n, _)) = named.first() {
@@ -277,7 +282,19 @@ impl Checker<'_> {
                 }
                 let shape = match data::csv_shape(&full, &opts) {
                     Ok(s) => s,
-                    Err(e) => return self.data_error(e, path_span),
+                    Err(e) => {
+                        // A missing column is reported at its name in `columns = [...]`.
+                        let column = (e.kind == DataErrorKind::UnknownColumn).then(|| column_span(&named, &e.message)).flatten();
+                        return match column {
+                            Some(at) => {
+                                let mut d = data_diagnostic(e, at);
+                                d.labels[0].message = "not a column of this file".into();
+                                self.error(d.with_label(path_span, "this data file"));
+                                None
+                            }
+                            None => self.data_error(e, path_span),
+                        };
+                    }
                 };
                 Some((TensorTy::new(Elem::F64, vec![shape.rows, shape.cols]), DataSource::Csv { path: full, header: opts.header, columns: opts.columns }))
             }
@@ -339,6 +356,14 @@ impl Checker<'_> {
     }
 
     /// Reports a data file problem at the path in the source.
+    /// Whether the string literal at `span` was malformed (reported while lexing).
+    fn malformed_string(&self, span: Span) -> bool {
+        self.diags.iter().any(|d| {
+            let at = d.span();
+            matches!(d.code, codes::UNKNOWN_CHAR | codes::UNTERMINATED_STRING) && at.file == span.file && at.lo >= span.lo && at.hi <= span.hi
+        })
+    }
+
     fn data_error<T>(&mut self, e: data::DataError, span: Span) -> Option<T> {
         self.error(data_diagnostic(e, span));
         None
@@ -354,9 +379,10 @@ pub fn data_diagnostic(e: data::DataError, span: Span) -> Diagnostic {
         DataErrorKind::TooLarge => codes::GRAPH_TOO_LARGE,
         _ => codes::DATA_FORMAT,
     };
+    // A message that already names its line (`line 4 has 1 cell, …`) says it once.
     let place = match e.line {
-        Some(l) => format!("{}:{l}", e.path.display()),
-        None => e.path.display().to_string(),
+        Some(l) if !e.message.starts_with(&format!("line {l} ")) && !e.message.starts_with(&format!("line {l},")) => format!("{}:{l}", e.path.display()),
+        _ => e.path.display().to_string(),
     };
     let mut d = Diagnostic::new(code, format!("{place}: {}", e.message), span, "this data file");
     if let Some(h) = e.hint {
@@ -365,6 +391,13 @@ pub fn data_diagnostic(e: data::DataError, span: Span) -> Diagnostic {
         d = d.with_hint("input paths are relative to the .gd file");
     }
     d
+}
+
+/// The span of the `columns = [...]` entry that an unknown-column message names.
+fn column_span(named: &[(&ast::Ident, &ast::Expr)], message: &str) -> Option<Span> {
+    let (_, list) = named.iter().find(|(n, _)| n.name == "columns")?;
+    let E::TensorLit(items) = &list.kind else { return None };
+    items.iter().find(|i| matches!(&i.kind, E::Str(s) if message.contains(&format!("named {s:?};")))).map(|i| i.span)
 }
 
 fn const_name(item: &ast::Item) -> String {

@@ -89,6 +89,8 @@ fn check_parsed(mut sources: SourceMap, module: ast::Module, diags: Vec<Diagnost
             instances: HashMap::new(),
             in_progress: Vec::new(),
             derived_in_progress: Vec::new(),
+            derived_cyclic: Vec::new(),
+            consts_in_progress: Vec::new(),
             unrolled: 0,
             broken_params: Vec::new(),
         };

@@ -139,6 +139,10 @@ pub(crate) struct Checker<'s> {
     in_progress: Vec<(usize, Span)>,
     /// Derived functions being resolved (a `fn a = grad(b); fn b = grad(a);` cycle).
     derived_in_progress: Vec<usize>,
+    /// Derived functions found on a cycle: already reported, so their uses are not.
+    derived_cyclic: Vec<usize>,
+    /// Constants being evaluated, innermost last: what a cycle's message names.
+    consts_in_progress: Vec<usize>,
     /// Loop iterations unrolled so far, against [`MAX_UNROLLED_ITERATIONS`].
     unrolled: i64,
     /// Params whose declaration had an error: their uses are not checked again (their type

@@ -40,6 +40,9 @@ pub(super) struct TransformSpec {
 pub(super) enum Binding {
     Value { id: LocalId, mutable: bool },
     Const(ConstValue),
+    /// The variable of a `for` loop in one unrolled iteration: an `i64` known at compile
+    /// time (loops are checked once per iteration, so bounds and shapes may use it).
+    LoopVar { id: LocalId, value: i64 },
     Fn(FnValue),
     /// A name whose definition had an error: uses are not reported again.
     Poisoned,

@@ -16,8 +16,27 @@ pub fn lex(file: FileId, src: &str) -> (Vec<Spanned<'_>>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut lexer = RawTok::lexer(src);
     while let Some(raw) = lexer.next() {
-        let range = lexer.span();
-        let text = lexer.slice();
+        let mut range = lexer.span();
+        let mut text = lexer.slice();
+        // An unterminated string runs to the end of its line and so swallows what closes
+        // the statement: `save "p.safetensors;` or `csv("f.csv);`. Those trailing `)`, `]`
+        // and `;` are taken as the tokens they look like, so that the missing quote is the
+        // only error reported.
+        let mut closers = Vec::new();
+        if raw == Ok(RawTok::UnterminatedStr) {
+            let kept = text.trim_end_matches([')', ']', ';', ' ', '\t', '\r']).len().max(1);
+            for (i, c) in text[kept..].char_indices() {
+                let at = range.start + kept + i;
+                match c {
+                    ')' => closers.push((at, Tok::RParen, at + 1)),
+                    ']' => closers.push((at, Tok::RBracket, at + 1)),
+                    ';' => closers.push((at, Tok::Semi, at + 1)),
+                    _ => {}
+                }
+            }
+            range.end = range.start + kept;
+            text = &text[..kept];
+        }
         let span = Span::new(file, range.start, range.end);
         let tok = match raw {
             Ok(raw) => convert(raw, text, span, &mut diags),
@@ -47,6 +66,7 @@ pub fn lex(file: FileId, src: &str) -> (Vec<Spanned<'_>>, Vec<Diagnostic>) {
             }
             toks.push((range.start, tok, range.end));
         }
+        toks.extend(closers);
     }
     (toks, diags)
 }
@@ -117,6 +137,14 @@ fn convert<'src>(raw: RawTok, text: &'src str, span: Span, diags: &mut Vec<Diagn
             }
         }
         R::Str => Tok::Str(unescape(&text[1..text.len() - 1], span, diags)),
+        R::SingleQuotedStr => {
+            let body = &text[1..text.len() - 1];
+            diags.push(
+                Diagnostic::new(codes::UNKNOWN_CHAR, "strings are written with double quotes", span, "single-quoted string")
+                    .with_hint(format!("write \"{body}\"")),
+            );
+            Tok::Str(body.to_string())
+        }
         R::UnterminatedStr => {
             diags.push(
                 Diagnostic::new(codes::UNTERMINATED_STRING, "unterminated string", Span { hi: span.lo + 1, ..span }, "this string is never closed")
@@ -213,5 +241,16 @@ mod tests {
         assert_eq!(codes, vec!["E006", "E005", "E001", "E002"]);
         assert_eq!(t[0].1, Tok::Ident("a"));
         assert_eq!(t[1].1, Tok::Amp);
+    }
+
+    #[test]
+    fn a_malformed_string_is_one_error_and_the_line_still_lexes() {
+        let (t, d) = lex(FileId(0), "csv('a.csv', b)");
+        assert_eq!(d.iter().map(|d| d.code.0).collect::<Vec<_>>(), vec!["E001"]);
+        assert_eq!(t.iter().map(|t| t.1.clone()).collect::<Vec<_>>(), vec![Tok::Ident("csv"), Tok::LParen, Tok::Str("a.csv".into()), Tok::Comma, Tok::Ident("b"), Tok::RParen]);
+        // The closers an unterminated string swallowed are given back as tokens.
+        let (t, d) = lex(FileId(0), "f(\"a.csv);\nx");
+        assert_eq!(d.iter().map(|d| d.code.0).collect::<Vec<_>>(), vec!["E002"]);
+        assert_eq!(t.iter().map(|t| t.1.clone()).collect::<Vec<_>>(), vec![Tok::Ident("f"), Tok::LParen, Tok::Str(String::new()), Tok::RParen, Tok::Semi, Tok::Ident("x")]);
     }
 }

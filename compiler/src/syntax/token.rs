@@ -72,6 +72,10 @@ pub enum RawTok {
     /// A string that reaches the end of its line or of the file.
     #[regex(r#""([^"\\\n]|\\[^\n])*"#, allow_greedy = true)]
     UnterminatedStr,
+    /// `'…'` on one line: not gd, but lexed as the string it was meant to be (and reported),
+    /// so that the rest of the line parses as written.
+    #[regex(r"'[^'\n]*'")]
+    SingleQuotedStr,
 
     #[token("(")] LParen,
     #[token(")")] RParen,
