@@ -500,35 +500,12 @@ fn a_param_over_the_element_limit_reports_one_error() {
 
 #[test]
 fn a_loop_bound_may_use_an_outer_loop_variable() {
-    // Triangular loops and a slice that grows with the loop variable; each unrolled
-    // iteration is checked with `i` known. 0 + (1+2+3) + (4+6) + 9 = 25; the prefix sums of
-    // [1, 2, 3, 4] are 1, 3, 6, 10, each added twice: 40.
-    let program = r#"
-const N = 4;
-fn triangular() -> f64 {
-    let mut acc: f64 = 0.0;
-    for i in 0..N {
-        for j in i..N {
-            acc = acc + f64(i * j);
-        }
-    }
-    acc
-}
-fn prefix_sums(x: f64[4]) -> f64 {
-    let mut acc: f64 = 0.0;
-    for i in 1..5 {
-        acc = acc + sum(x[0:i]);
-        for j in 0..i {
-            acc = acc + x[j];
-        }
-    }
-    acc
-}
-assert triangular() == 25.0;
-print triangular(), prefix_sums([1.0, 2.0, 3.0, 4.0]);
-"#;
-    let dir = dir_with(&[("main.gd", program.as_bytes())]);
-    let run = gradc(dir.path(), &["run", "main.gd"]);
+    // The check fixture runs too: triangular loops and a slice that grows with the loop
+    // variable, each unrolled iteration checked with `i` known. 0 + (1+2+3) + (4+6) + 9 = 25;
+    // the prefix sums of [1, 2, 3, 4] are 1, 3, 6, 10, each added twice: 40.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check/ok/pending_fixed_loop_variable_range_bound.gd");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let run = gradc(dir.path(), &["run", fixture.to_str().expect("a UTF-8 path")]);
     run.expect_code(0, "triangular loops");
     assert_eq!(run.stdout, "25.0 40.0\n");
 }

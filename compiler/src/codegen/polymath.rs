@@ -547,7 +547,13 @@ impl Em<'_, '_> {
         let err = self.b.ins().fadd(err, r);
         let s = self.b.ins().fadd(err, s);
         let y = self.b.ins().fadd(t, s);
-        // 2^k = 2^k1 · 2^k2 with k1 = round(k/2), both in the normal range.
+        self.scale_by_pow2(y, kf)
+    }
+
+    /// `y · 2^k` for an integral float `k` whose `2^k` may leave the normal range (down to
+    /// a subnormal or up to overflow) while the product does not: as `y · 2^k1 · 2^k2` with
+    /// `k1 = round(k/2)`, both powers normal.
+    pub(super) fn scale_by_pow2(&mut self, y: Value, kf: Value) -> Value {
         let h = self.mul_k(kf, 0.5);
         let h = self.add_k(h, SHIFT);
         let k1 = self.add_k(h, -SHIFT);

@@ -413,14 +413,7 @@ impl Em<'_, '_> {
         let jf = self.add_k(jf, -SHIFT);
         let kf = self.b.ins().fsub(kd, jf);
         let kf = self.mul_k(kf, 1.0 / N as f64);
-        let h = self.mul_k(kf, 0.5);
-        let h = self.add_k(h, SHIFT);
-        let k1 = self.add_k(h, -SHIFT);
-        let k2 = self.b.ins().fsub(kf, k1);
-        let s1 = self.pow2(k1);
-        let s2 = self.pow2(k2);
-        let m = self.b.ins().fmul(m, s1);
-        self.b.ins().fmul(m, s2)
+        self.scale_by_pow2(m, kf)
     }
 
     /// `e^(x + l) = 2^k·m`: returns `ki` (the bits holding `kd = 128·k + j` in their low
