@@ -4,8 +4,11 @@
 //! and reductions. Every single-op case runs both through `interp::run` on a graph built with
 //! `Graph::add` and through `interp::eval_op`, and checks that the two agree bit for bit.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::bits;
 use gradc_compiler::interp::{eval_op, run, type_of, EvalError, Inputs};
 use gradc_compiler::ir::op::Const;
 use gradc_compiler::ir::{BinaryOp, Graph, NodeId, Op, ReduceOp, Source, Type, UnaryOp};
@@ -27,17 +30,6 @@ fn i64s(shape: &[usize], v: &[i64]) -> Tensor {
 }
 fn bools(shape: &[usize], v: &[bool]) -> Tensor {
     Tensor::new(shape.to_vec(), Buffer::Bool(v.to_vec())).unwrap()
-}
-
-/// Every element's bits, NaNs made one (references may produce another NaN payload).
-fn key(t: &Tensor) -> (DType, Vec<usize>, Vec<u64>) {
-    let bits: Vec<u64> = match t.data() {
-        Buffer::F64(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect(),
-        Buffer::F32(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() as u64 }).collect(),
-        Buffer::I64(v) => v.iter().map(|&x| x as u64).collect(),
-        Buffer::Bool(v) => v.iter().map(|&x| x as u64).collect(),
-    };
-    (t.dtype(), t.shape().to_vec(), bits)
 }
 
 fn same_f64(a: f64, b: f64) -> bool {
@@ -76,7 +68,7 @@ fn eval(op: Op, args: &[Tensor]) -> Result<Tensor, EvalError> {
     let direct = eval_op(&op, g.ty(n), &refs);
     match (&via_run, &direct) {
         (Ok(a), Ok(b)) => {
-            assert_eq!(key(a), key(b), "run and eval_op differ");
+            assert_eq!(bits(a), bits(b), "run and eval_op differ");
             assert_eq!(type_of(a), *g.ty(n), "the result has the node's type");
         }
         (Err(a), Err(b)) => assert_eq!(a, b),

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use common::gen::{self, GenOptions};
+use common::bits;
 use gradc_compiler::check::check_source;
 use gradc_compiler::check::hir::{FnId, Transform};
 use gradc_compiler::codegen::{self, Kernel, Options};
@@ -47,17 +48,6 @@ fn variants() -> Vec<Options> {
     ]
 }
 
-/// Every element's bits, NaNs made one.
-fn key(t: &Tensor) -> (DType, Vec<usize>, Vec<u64>) {
-    let bits: Vec<u64> = match t.data() {
-        Buffer::F64(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect(),
-        Buffer::F32(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() as u64 }).collect(),
-        Buffer::I64(v) => v.iter().map(|&x| x as u64).collect(),
-        Buffer::Bool(v) => v.iter().map(|&x| x as u64).collect(),
-    };
-    (t.dtype(), t.shape().to_vec(), bits)
-}
-
 type Outcome = Result<Vec<Tensor>, (NodeId, EvalError)>;
 
 fn compile(g: &Graph, opts: &Options) -> Kernel {
@@ -79,7 +69,7 @@ fn compare(what: &str, g: &Graph, ours: &Outcome, theirs: &Outcome, exact: Exact
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 match exact {
                     Exact::Bits => {
-                        if key(x) != key(y) {
+                        if bits(x) != bits(y) {
                             panic!("{what}: output {i} differs\njit:    {x:?}\ninterp: {y:?}\n{}", gradc_compiler::ir::print::print(g));
                         }
                     }
@@ -335,10 +325,10 @@ fn approximated_unary_ops_agree_within_their_ulp_bounds() {
                 for opts in variants() {
                     let opts = Options { exact_math: false, ..opts };
                     let got = compile(&g, &opts).run(&inputs).unwrap().remove(0);
-                    let (w, o) = (key(&want).2, key(&got).2);
+                    let (w, o) = (bits(&want).2, bits(&got).2);
                     let sign = if d == DType::F64 { 1u64 << 63 } else { 1 << 31 };
                     let ord = |b: u64| if b & sign != 0 { -((b & !sign) as i128) } else { b as i128 };
-                    let xs = key(&args[0]).2;
+                    let xs = bits(&args[0]).2;
                     let val = |b: u64| if d == DType::F64 { f64::from_bits(b) } else { f32::from_bits(b as u32) as f64 };
                     for (i, (&a, &b)) in o.iter().zip(&w).enumerate() {
                         let inf = if d == DType::F64 { 0x7ff0_0000_0000_0000 } else { 0x7f80_0000 };
@@ -407,7 +397,7 @@ fn inline_pow_in_fused_regions_is_within_its_ulp_bound() {
                 let inf = if d == DType::F64 { 0x7ff0_0000_0000_0000 } else { 0x7f80_0000 };
                 let ord = |b: u64| if b & sign != 0 { -((b & !sign) as i128) } else { b as i128 };
                 for (k, (o, w)) in got.iter().zip(&want).enumerate() {
-                    for (i, (&a, &b)) in key(o).2.iter().zip(&key(w).2).enumerate() {
+                    for (i, (&a, &b)) in bits(o).2.iter().zip(&bits(w).2).enumerate() {
                         let special = b == u64::MAX || (b & !sign) == 0 || (b & !sign) == inf;
                         // The product `twice` rounds once more: one ulp of slack.
                         let slack = if k == 2 { 1 } else { 0 };
@@ -419,7 +409,7 @@ fn inline_pow_in_fused_regions_is_within_its_ulp_bound() {
                     None => first = Some(got),
                     Some(f) => {
                         for (a, b) in got.iter().zip(f) {
-                            assert_eq!(key(a), key(b), "pow {d} ({opts:?}): not the bits of the first option set");
+                            assert_eq!(bits(a), bits(b), "pow {d} ({opts:?}): not the bits of the first option set");
                         }
                     }
                 }
@@ -896,7 +886,7 @@ fn compiling_and_dropping_does_not_grow_memory() {
     for i in 1..=1000 {
         let k = codegen::compile_with(&g, &opts).unwrap();
         let got = k.run(&Inputs { args: &args, params: &[], data: &[] }).unwrap();
-        assert_eq!(key(&got[0]), key(&want[0]));
+        assert_eq!(bits(&got[0]), bits(&want[0]));
         drop(k);
         if [100, 500, 1000].contains(&i) {
             println!("after {i:>4} compile-and-drop cycles: RSS {} KiB", rss_kib());
@@ -963,7 +953,7 @@ fn p1_value_and_grad_timing() {
         let got = k.run(&inputs).unwrap();
         for (a, b) in got.iter().zip(&want) {
             if opts.exact_math {
-                assert_eq!(key(a), key(b), "{name}");
+                assert_eq!(bits(a), bits(b), "{name}");
             } else {
                 let (a, b) = (a.to_f64_vec(), b.to_f64_vec());
                 let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
@@ -1001,7 +991,7 @@ fn order_eight_nested_grad_compiles_and_agrees() {
     let inputs = Inputs { args: &x, params: &[], data: &[] };
     let got = k.run(&inputs).unwrap();
     let want = run(&g, &inputs).unwrap();
-    assert_eq!(key(&got[0]), key(&want[0]));
+    assert_eq!(bits(&got[0]), bits(&want[0]));
     println!(
         "order-8 nested grad: {} nodes; source to IR {:.1} ms, to native code {:.1} ms ({} regions); value {}",
         g.live_count(),
@@ -1027,7 +1017,7 @@ fn kernels_are_send_and_sync_and_run_concurrently() {
             s.spawn(|| {
                 for _ in 0..20 {
                     let got = k.run(&inputs).unwrap();
-                    assert_eq!(got.iter().map(key).collect::<Vec<_>>(), want.iter().map(key).collect::<Vec<_>>());
+                    assert_eq!(got.iter().map(bits).collect::<Vec<_>>(), want.iter().map(bits).collect::<Vec<_>>());
                 }
             });
         }

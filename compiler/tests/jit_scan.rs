@@ -7,8 +7,11 @@
 //! wrap), with `k`, `m` or `n` zero, transposed and broadcast operands. Each graph runs on
 //! one thread and split across three (even when tiny), vector loops on and off.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::bits;
 use gradc_compiler::codegen::{self, Options};
 use gradc_compiler::interp::{run, type_of, EvalError, Inputs};
 use gradc_compiler::ir::op::Const;
@@ -19,17 +22,6 @@ use gradc_runtime::tensor::{Buffer, DType, Tensor};
 fn variants() -> Vec<Options> {
     let base = Options { threads: 1, min_parallel_len: 1 << 16, simd: true, verify: true, exact_math: true };
     vec![base.clone(), Options { simd: false, ..base.clone() }, Options { threads: 3, min_parallel_len: 2, ..base }]
-}
-
-/// Every element's bits (NaNs made one: payloads are not compared).
-fn key(t: &Tensor) -> (DType, Vec<usize>, Vec<u64>) {
-    let bits: Vec<u64> = match t.data() {
-        Buffer::F64(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() }).collect(),
-        Buffer::F32(v) => v.iter().map(|x| if x.is_nan() { u64::MAX } else { x.to_bits() as u64 }).collect(),
-        Buffer::I64(v) => v.iter().map(|&x| x as u64).collect(),
-        Buffer::Bool(v) => v.iter().map(|&x| x as u64).collect(),
-    };
-    (t.dtype(), t.shape().to_vec(), bits)
 }
 
 /// `g` on `args` through the JIT under every option set and through the interpreter: the
@@ -44,7 +36,7 @@ fn agree(what: &str, g: &Graph, args: &[Tensor], scans: usize) {
             let ours = k.run(&inputs);
             match (&ours, &theirs) {
                 (Ok(a), Ok(b)) => {
-                    let (a, b): (Vec<_>, Vec<_>) = (a.iter().map(key).collect(), b.iter().map(key).collect());
+                    let (a, b): (Vec<_>, Vec<_>) = (a.iter().map(bits).collect(), b.iter().map(bits).collect());
                     assert_eq!(a, b, "{what} ({opts:?})\n{}", gradc_compiler::ir::print::print(g));
                 }
                 (Err(a), Err(b)) => assert_eq!(a, b, "{what}: errors differ"),
