@@ -15,7 +15,8 @@
 //! - `taylor`, `diff` and `laplacian` are the Taylor pass (`passes::taylor`): the stacked
 //!   coefficients, `n! c_n` along 1, and `Σᵢ 2 c₂` along each basis direction — or, with
 //!   `samples = S`, the mean of `2 c₂` along `S` Rademacher directions that are a
-//!   `Source::Random` input, drawn afresh at every evaluation (`lower::draws_as_args`).
+//!   `Source::Random` input, drawn afresh at every evaluation (`lower::draws_as_args`); the
+//!   Laplacians batch the order-2 graph over their directions with the vmap pass.
 //! - `rgrad` is the reverse derivative over Z2 of a `bool` circuit (`passes::rgrad`).
 //!
 //! Every graph is simplified after each pass, which is what keeps nested derivatives small.
@@ -360,22 +361,33 @@ fn row(e: &mut Emitter, x: NodeId, j: usize) -> NodeId {
     e.reshape(s, &shape[1..])
 }
 
-/// The exact Laplacian `Σᵢ ∂²f/∂xᵢ² = Σᵢ 2 c₂` along each basis direction `eᵢ`: one order-2
-/// Taylor graph inlined per entry of `x`, whose primal part is common to all (the
-/// simplifier's CSE keeps one copy of it).
-fn laplacian(f: &FnGraph, name: String) -> Graph {
+/// `Σ_d 2 c₂` of `f`'s scalar result along each direction `d`, a row of `dirs` (`count` rows
+/// of `x`'s shape): the order-2 Taylor graph batched over the directions by the vmap pass
+/// (one kernel whose matrix products take every direction at once, not one copy of the
+/// graph per direction), then summed in row order.
+fn second_order_sum(e: &mut Emitter, f: &FnGraph, ins: &[NodeId], dirs: NodeId, count: usize) -> NodeId {
     let tg = simplify(&taylor(&f.graph, 2, &[(arg(0), vec![arg_at(BASE, 0)])]));
+    let batched = simplify(&vmap(&tg, &[(arg_at(BASE, 0), 0)], count));
+    let c2 = inline(e, &batched, &mut |_, k| if k == BASE { dirs } else { ins[k as usize] })[2];
+    let sum = e.reduce_sum(c2, vec![0]);
+    e.scale(sum, 2.0)
+}
+
+/// The exact Laplacian `Σᵢ ∂²f/∂xᵢ² = Σᵢ 2 c₂` along each basis direction `eᵢ`.
+fn laplacian(f: &FnGraph, name: String) -> Graph {
     let x_ty = f.inputs[0].clone();
+    let n = x_ty.len();
     let out_dtype = f.graph.ty(f.graph.outputs[0]).dtype;
     compose(name, &f.inputs, |e, ins| {
-        let terms: Vec<NodeId> = (0..x_ty.len())
-            .map(|i| inline(e, &tg, &mut |e, k| if k == BASE { basis(e, &x_ty, i) } else { ins[k as usize] })[2])
-            .collect();
-        let sum = match terms.into_iter().reduce(|a, b| e.add2(a, b)) {
-            Some(s) => s,
-            None => e.splat(&Type::scalar(out_dtype), 0.0),
-        };
-        vec![e.scale(sum, 2.0)]
+        if n == 0 {
+            return vec![e.splat(&Type::scalar(out_dtype), 0.0)];
+        }
+        let identity = Type::new(x_ty.dtype, [&[n][..], &x_ty.shape].concat());
+        let mut values = vec![0.0; n * n];
+        (0..n).for_each(|i| values[i * n + i] = 1.0);
+        let t = Tensor::from_f64s(identity.dtype, identity.shape, &values).expect("the length is the shape's");
+        let dirs = e.add(Op::Const(Const(std::sync::Arc::new(t))), &[]);
+        vec![second_order_sum(e, f, ins, dirs, n)]
     })
 }
 
@@ -387,17 +399,13 @@ static NEXT_RANDOM: AtomicU32 = AtomicU32::new(0);
 /// (`E[vᵀ H v] = tr H` as `E[v vᵀ] = I`). The directions are a `Source::Random` input of
 /// shape `[S, …x]`, fresh at every evaluation.
 fn stochastic_laplacian(f: &FnGraph, samples: usize, name: String) -> FnGraph {
-    let tg = simplify(&taylor(&f.graph, 2, &[(arg(0), vec![arg_at(BASE, 0)])]));
     let x_ty = f.inputs[0].clone();
     let dirs_ty = Type::new(x_ty.dtype, [&[samples][..], &x_ty.shape].concat());
     let source = Source::Random(NEXT_RANDOM.fetch_add(1, Ordering::Relaxed));
     let graph = compose(name, &f.inputs, |e, ins| {
         let dirs = e.add(Op::Input { source, ty: dirs_ty }, &[]);
-        let terms: Vec<NodeId> = (0..samples)
-            .map(|s| inline(e, &tg, &mut |e, k| if k == BASE { row(e, dirs, s) } else { ins[k as usize] })[2])
-            .collect();
-        let sum = terms.into_iter().reduce(|a, b| e.add2(a, b)).expect("the checker asks for at least one sample");
-        vec![e.scale(sum, 2.0 / samples as f64)]
+        let sum = second_order_sum(e, f, ins, dirs, samples);
+        vec![e.scale(sum, 1.0 / samples as f64)]
     });
     FnGraph { graph, inputs: f.inputs.clone(), n_params: f.n_params }
 }
